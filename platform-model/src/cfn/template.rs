@@ -539,14 +539,13 @@ impl Template {
             if let Some(Export {
                 name: Value::Lit(n),
             }) = &o.export
+                && n.len() > limits::EXPORT_NAME
             {
-                if n.len() > limits::EXPORT_NAME {
-                    problems.push(format!(
-                        "output `{id}` export name is {} characters long; the limit is {}",
-                        n.len(),
-                        limits::EXPORT_NAME
-                    ));
-                }
+                problems.push(format!(
+                    "output `{id}` export name is {} characters long; the limit is {}",
+                    n.len(),
+                    limits::EXPORT_NAME
+                ));
             }
         }
         for (what, n, max) in [
@@ -780,4 +779,227 @@ pub fn check_value<T: Check>(value: &T) -> Vec<super::Violation> {
     let mut c = Checker::new();
     value.check(&mut c);
     c.into_violations()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal resource type for testing the core on its own.
+    #[derive(Debug, Clone, Serialize)]
+    struct Thing {
+        #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
+        name: Option<Value<String>>,
+        #[serde(rename = "Target", skip_serializing_if = "Option::is_none")]
+        target: Option<Value<String>>,
+    }
+    impl Check for Thing {
+        fn check(&self, c: &mut Checker) {
+            c.len("Name", self.name.as_ref(), Some(1), Some(10));
+        }
+    }
+    impl Resource for Thing {
+        const TYPE: &'static str = "Test::Thing";
+        const ATTRIBUTES: &'static [&'static str] = &["Arn"];
+    }
+    fn thing(target: Option<Expr>) -> Thing {
+        Thing {
+            name: None,
+            target: target.map(Into::into),
+        }
+    }
+    fn problems(t: &Template) -> String {
+        match t.render() {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_sound_template_renders_with_sorted_keys_and_a_trailing_newline() {
+        let mut t = Template::new("demo", "Demo");
+        let b = t.add("B", thing(None));
+        t.add("A", thing(Some(b.get_att("Arn"))));
+        let body = t.render().unwrap();
+        assert!(body.ends_with("}\n"));
+        let a = body.find("\"A\"").unwrap();
+        assert!(
+            a < body.find("\"B\"").unwrap(),
+            "resources are sorted by id"
+        );
+        assert!(body.starts_with("{\n  \"AWSTemplateFormatVersion\": \"2010-09-09\""));
+        assert_eq!(body, t.render().unwrap(), "rendering is deterministic");
+    }
+
+    #[test]
+    fn a_dangling_ref_names_both_ends() {
+        let mut t = Template::new("demo", "Demo");
+        t.add("Source", thing(Some(Expr::Ref("Missing".into()))));
+        let msg = problems(&t);
+        assert!(
+            msg.contains(
+                "resource `Source` (Test::Thing) at Properties.Target refers to `Missing` (Ref)"
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("template `demo`"), "{msg}");
+    }
+
+    #[test]
+    fn a_dangling_get_att_and_an_unknown_attribute_are_errors() {
+        let mut t = Template::new("demo", "Demo");
+        let other = t.add("Other", thing(None));
+        t.add(
+            "Source",
+            thing(Some(Expr::GetAtt {
+                resource: "Gone".into(),
+                attribute: "Arn".into(),
+            })),
+        );
+        t.add("Source2", thing(Some(other.get_att("Url"))));
+        let msg = problems(&t);
+        assert!(
+            msg.contains("`Gone.Arn` (Fn::GetAtt), but `Gone` is not a resource"),
+            "{msg}"
+        );
+        assert!(msg.contains("resource `Source2` (Test::Thing) at Properties.Target asks for attribute `Url` of `Other`"), "{msg}");
+        assert!(
+            msg.contains("Test::Thing has no attribute `Url` (it has: Arn)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn sub_placeholders_are_checked_and_locals_and_literals_are_not() {
+        let mut t = Template::new("demo", "Demo");
+        t.add("Real", thing(None));
+        let p = t.parameter("Stage", Parameter::string());
+        t.add(
+            "Ok",
+            thing(Some(Expr::sub_with(
+                "${Real.Arn}/${AWS::Region}/${Stage}/${Local}/${!NotAVar}",
+                [("Local", p.reference())],
+            ))),
+        );
+        assert_eq!(problems(&t), "");
+        t.add("Bad", thing(Some(Expr::sub("${Nope}-${Real.Name}"))));
+        let msg = problems(&t);
+        assert!(msg.contains("refers to `Nope` (Fn::Sub)"), "{msg}");
+        assert!(
+            msg.contains("asks for attribute `Name` of `Real` (Fn::Sub)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn duplicate_and_invalid_logical_ids_are_errors() {
+        let mut t = Template::new("demo", "Demo");
+        t.add("Same", thing(None));
+        t.add("Same", thing(None));
+        t.add("not-valid", thing(None));
+        let msg = problems(&t);
+        assert!(msg.contains("duplicate logical id `Same`"), "{msg}");
+        assert!(
+            msg.contains("invalid logical id `not-valid`: '-' is not an ASCII letter or digit"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn schema_limits_name_the_resource_property_and_limit() {
+        let mut t = Template::new("demo", "Demo");
+        t.add(
+            "Long",
+            Thing {
+                name: Some("eleven-char".into()),
+                target: None,
+            },
+        );
+        let msg = problems(&t);
+        assert!(msg.contains("resource `Long` (Test::Thing) property Name: \"eleven-char\" is 11 characters long; the limit is 10"), "{msg}");
+    }
+
+    #[test]
+    fn conditions_depends_on_and_outputs_are_checked() {
+        let mut t = Template::new("demo", "Demo");
+        let a = t.add("A", thing(None));
+        let cond = t.condition(
+            "IsProd",
+            Condition::Equals(Expr::Ref("Env".into()).into(), "prod".into()),
+        );
+        t.add_with(
+            "B",
+            thing(Some(Expr::if_(&cond, "x", Expr::no_value()))),
+            Attributes::new().depends_on(&a).condition(&cond).retain(),
+        );
+        t.output(
+            "Out",
+            Output::new(a.get_att("Arn")).export(Expr::sub("${AWS::StackName}-A")),
+        );
+        let msg = problems(&t);
+        // `Env` is not a parameter: the condition's own reference is reported.
+        assert!(
+            msg.contains("condition `IsProd`") && msg.contains("refers to `Env`"),
+            "{msg}"
+        );
+        assert_eq!(msg.matches("  - ").count(), 1, "only that problem: {msg}");
+        t.parameter("Env", Parameter::string().allowed_values(["dev", "prod"]));
+        let json = t.to_json().unwrap();
+        assert_eq!(
+            json["Resources"]["B"]["DependsOn"],
+            serde_json::json!(["A"])
+        );
+        assert_eq!(json["Resources"]["B"]["DeletionPolicy"], "Retain");
+        assert_eq!(json["Resources"]["B"]["Condition"], "IsProd");
+        assert_eq!(
+            json["Resources"]["B"]["Properties"]["Target"]["Fn::If"][2],
+            serde_json::json!({"Ref": "AWS::NoValue"})
+        );
+        assert_eq!(
+            json["Outputs"]["Out"]["Export"]["Name"]["Fn::Sub"],
+            "${AWS::StackName}-A"
+        );
+    }
+
+    #[test]
+    fn intrinsics_render_as_cloudformation_expects() {
+        let j = |e: Expr| serde_json::to_value(e).unwrap();
+        assert_eq!(
+            j(Expr::join(",", ["a", "b"])),
+            serde_json::json!({"Fn::Join": [",", ["a", "b"]]})
+        );
+        assert_eq!(
+            j(Expr::select(1, Value::from(Expr::azs()))),
+            serde_json::json!({"Fn::Select": ["1", {"Fn::GetAZs": ""}]})
+        );
+        assert_eq!(
+            j(Expr::import_value("net-VpcId")),
+            serde_json::json!({"Fn::ImportValue": "net-VpcId"})
+        );
+        assert_eq!(
+            j(Expr::sub_with("${X}", [("X", "y")])),
+            serde_json::json!({"Fn::Sub": ["${X}", {"X": "y"}]})
+        );
+        assert_eq!(
+            j(Expr::account_id()),
+            serde_json::json!({"Ref": "AWS::AccountId"})
+        );
+    }
+
+    #[test]
+    fn logical_ids_from_paths_are_stable() {
+        assert_eq!(
+            LogicalId::from_path(&["incidents", "table"])
+                .unwrap()
+                .as_str(),
+            "IncidentsTable"
+        );
+        assert_eq!(
+            LogicalId::from_path(&["sre-incident", "notifications"])
+                .unwrap()
+                .as_str(),
+            "SreIncidentNotifications"
+        );
+        assert!(LogicalId::new("x".repeat(256)).is_err());
+    }
 }

@@ -1,0 +1,153 @@
+//! Typed IAM policy documents (key policies, resource policies, role policies).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cfn::{Expr, Json, Value};
+
+/// `Allow` or `Deny`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Effect {
+    /// Grants the actions.
+    Allow,
+    /// Refuses the actions, whatever else allows them.
+    Deny,
+}
+
+/// Who a resource policy statement applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    /// IAM principals by ARN (accounts, roles).
+    Aws(Vec<Value<String>>),
+    /// AWS services, e.g. `events.amazonaws.com`.
+    Service(Vec<String>),
+}
+
+impl Principal {
+    /// The account root of the stack's account: delegates to the account's IAM policies.
+    pub fn account_root() -> Principal {
+        Principal::Aws(vec![
+            Expr::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root").into(),
+        ])
+    }
+
+    /// One AWS service principal.
+    pub fn service(name: impl Into<String>) -> Principal {
+        Principal::Service(vec![name.into()])
+    }
+}
+
+impl Serialize for Principal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let json = match self {
+            Principal::Aws(arns) if arns.len() == 1 => serde_json::json!({ "AWS": arns[0] }),
+            Principal::Aws(arns) => serde_json::json!({ "AWS": arns }),
+            Principal::Service(names) if names.len() == 1 => {
+                serde_json::json!({ "Service": names[0] })
+            }
+            Principal::Service(names) => serde_json::json!({ "Service": names }),
+        };
+        json.serialize(s)
+    }
+}
+
+/// One policy statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+#[must_use]
+pub struct Statement {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    effect: Effect,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<Principal>,
+    action: Vec<String>,
+    resource: Vec<Value<String>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    condition: BTreeMap<String, BTreeMap<String, Json>>,
+}
+
+impl Statement {
+    /// An `Allow` statement of `actions` on nothing yet.
+    pub fn allow<S: Into<String>>(actions: impl IntoIterator<Item = S>) -> Self {
+        Statement {
+            sid: None,
+            effect: Effect::Allow,
+            principal: None,
+            action: actions.into_iter().map(Into::into).collect(),
+            resource: Vec::new(),
+            condition: BTreeMap::new(),
+        }
+    }
+    /// Names the statement.
+    pub fn sid(mut self, sid: impl Into<String>) -> Self {
+        self.sid = Some(sid.into());
+        self
+    }
+    /// Sets the principal (resource policies only).
+    pub fn principal(mut self, p: Principal) -> Self {
+        self.principal = Some(p);
+        self
+    }
+    /// Adds a resource.
+    pub fn on(mut self, resource: impl Into<Value<String>>) -> Self {
+        self.resource.push(resource.into());
+        self
+    }
+    /// Adds a condition, e.g. `("StringEquals", "aws:SourceAccount", account)`.
+    pub fn when(mut self, operator: &str, key: &str, value: impl Serialize) -> Self {
+        self.condition
+            .entry(operator.to_owned())
+            .or_default()
+            .insert(
+                key.to_owned(),
+                serde_json::to_value(value).unwrap_or(Json::Null),
+            );
+        self
+    }
+    /// The actions of the statement.
+    pub fn actions(&self) -> &[String] {
+        &self.action
+    }
+    /// The resources of the statement.
+    pub fn resources(&self) -> &[Value<String>] {
+        &self.resource
+    }
+}
+
+/// A policy document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyDocument {
+    version: PolicyVersion,
+    statement: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+enum PolicyVersion {
+    #[default]
+    #[serde(rename = "2012-10-17")]
+    V2012,
+}
+
+impl PolicyDocument {
+    /// An empty document.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds a statement.
+    #[must_use]
+    pub fn statement(mut self, s: Statement) -> Self {
+        self.statement.push(s);
+        self
+    }
+    /// The statements.
+    pub fn statements(&self) -> &[Statement] {
+        &self.statement
+    }
+    /// The document as JSON, for a resource's policy property.
+    pub fn to_json(&self) -> Json {
+        serde_json::to_value(self).unwrap_or(Json::Null)
+    }
+}

@@ -1,0 +1,54 @@
+//! SQS queues: KMS-encrypted dead-letter queues.
+
+use crate::aws::Tags;
+use crate::aws::kms::EncryptionKey;
+use crate::cfn::{Expr, Handle, Template};
+use crate::resources::sqs::{Queue, queue};
+
+/// SQS's longest retention: 14 days.
+pub const MAX_RETENTION_DAYS: u32 = 14;
+
+/// A queue that keeps what could not be delivered.
+#[derive(Debug, Clone)]
+pub struct DeadLetterQueue {
+    queue: Handle<Queue>,
+}
+
+impl DeadLetterQueue {
+    /// Adds the queue, encrypted with `key`, keeping messages `retention_days` (at most 14), to
+    /// `t` as `<id>Queue`.
+    pub fn new(
+        t: &mut Template,
+        id: &str,
+        name: &str,
+        key: &EncryptionKey,
+        retention_days: u32,
+        tags: &Tags,
+    ) -> Self {
+        let seconds = i64::from(retention_days.min(MAX_RETENTION_DAYS)) * 86_400;
+        let queue = t.add(
+            &format!("{id}Queue"),
+            Queue::new()
+                .queue_name(name)
+                .kms_master_key_id(key.arn())
+                .message_retention_period(seconds)
+                .tags(tags.to_list(|k, v| queue::Tag::new(k, v))),
+        );
+        DeadLetterQueue { queue }
+    }
+
+    /// The queue's ARN.
+    pub fn arn(&self) -> Expr {
+        self.queue.arn()
+    }
+
+    /// The queue's URL.
+    pub fn url(&self) -> Expr {
+        self.queue.reference()
+    }
+
+    /// The queue's handle.
+    pub fn handle(&self) -> &Handle<Queue> {
+        &self.queue
+    }
+}

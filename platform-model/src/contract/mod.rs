@@ -1,0 +1,44 @@
+//! The event contract shared by the producer (alert_ingest), the consumers (state machine,
+//! notifications) and the infrastructure that routes between them.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How urgent an incident is. Drives paging: only `critical` reaches the paging endpoint.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Pages the on-call engineer.
+    Critical,
+    /// Notifies, does not page.
+    Warning,
+    /// Informational.
+    Info,
+}
+
+impl Severity {
+    /// The wire name (`critical`, `warning`, `info`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// The attributes of an incident record in the `sre-incidents` table.
+pub mod incident_record {
+    /// Partition key: the deterministic incident id (source + fingerprint + start time).
+    pub const INCIDENT_ID: &str = "incident_id";
+    /// Sort key: when the incident started (RFC 3339, UTC).
+    pub const TIMESTAMP: &str = "timestamp";
+    /// Epoch seconds after which DynamoDB's TTL deletes the record.
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
+/// The name of the SSM parameter that switches the checkout service into degraded mode
+/// (`"true"` / `"false"`). The runbook flips it, then restarts the deployment.
+pub const DEGRADED_MODE_PARAMETER: &str = "/checkout/degraded_mode";

@@ -1,0 +1,50 @@
+//! The platform itself: every stack and file of one environment, assembled from its settings.
+
+mod pipeline;
+
+pub use pipeline::{PipelineData, STACK as PIPELINE_STACK, data_layer, pipeline_stack};
+
+use crate::Error;
+use crate::settings::Settings;
+
+/// What kind of file an [`Artifact`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactKind {
+    /// A CloudFormation template (JSON), one per stack.
+    CloudformationTemplate,
+}
+
+/// One generated file of an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Path relative to the environment's output folder, with `/` separators.
+    pub path: String,
+    /// What the file is.
+    pub kind: ArtifactKind,
+    /// The file's contents.
+    pub contents: String,
+    /// Number of resources (templates) or objects the file holds.
+    pub items: usize,
+}
+
+/// Synthesizes every file of one environment. Pure: the caller writes the files.
+///
+/// ```
+/// use platform_model::settings::{Environment, Settings};
+/// let settings = Settings::embedded(Environment::Prod).unwrap();
+/// let files = platform_model::platform::synthesize(&settings).unwrap();
+/// assert!(files.iter().any(|f| f.path == "sre-pipeline.template.json"));
+/// ```
+pub fn synthesize(settings: &Settings) -> Result<Vec<Artifact>, Error> {
+    let mut out = Vec::new();
+    let (template, _) = pipeline_stack(settings)?;
+    out.push(Artifact {
+        path: format!("{}.template.json", template.name()),
+        kind: ArtifactKind::CloudformationTemplate,
+        items: template.resource_count(),
+        contents: template.render()?,
+    });
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}

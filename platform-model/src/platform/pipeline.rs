@@ -1,0 +1,204 @@
+//! The SRE pipeline stack (`sre-pipeline`): the data and messaging layer of the loop.
+//!
+//! | resource | name | what for |
+//! |---|---|---|
+//! | KMS key + alias | `alias/<prefix>sre-platform` | encrypts the table, topic and queue |
+//! | DynamoDB table | `sre-incidents` | incident records (`incident_id` + `timestamp`) |
+//! | SNS topic | `sre-incident-notifications` | email, chat and paging (critical only) |
+//! | SQS queue | `sre-platform-events-dlq` | events EventBridge could not deliver |
+//! | SSM parameter | `/checkout/degraded_mode` | the checkout service's degraded-mode flag |
+
+use serde_json::json;
+
+use crate::Error;
+use crate::aws::Tags;
+use crate::aws::dynamodb::{KeyType, RecordTable, TableProps};
+use crate::aws::kms::{EncryptionKey, KeyProps};
+use crate::aws::sns::{FilterScope, NotificationTopic};
+use crate::aws::sqs::DeadLetterQueue;
+use crate::aws::ssm::FlagParameter;
+use crate::cfn::{Expr, Output, Template};
+use crate::contract::{DEGRADED_MODE_PARAMETER, Severity, incident_record};
+use crate::settings::Settings;
+
+/// The stack's name, also the base of its file name in `out/<env>/`.
+pub const STACK: &str = "sre-pipeline";
+
+/// Service principals that write to the platform's encrypted topic and queue: EventBridge
+/// (rule targets and their dead-letter queue) and CloudWatch (alarm notifications).
+const KEY_SERVICE_USERS: [&str; 2] = ["cloudwatch.amazonaws.com", "events.amazonaws.com"];
+
+/// Handles to the data and messaging resources, for the constructs wired to them.
+#[derive(Debug, Clone)]
+pub struct PipelineData {
+    /// The customer managed key that encrypts everything below.
+    pub key: EncryptionKey,
+    /// `sre-incidents`.
+    pub incidents: RecordTable,
+    /// `sre-incident-notifications`.
+    pub notifications: NotificationTopic,
+    /// The dead-letter queue of every EventBridge target.
+    pub dead_letters: DeadLetterQueue,
+    /// `/checkout/degraded_mode`.
+    pub degraded_mode: FlagParameter,
+}
+
+/// Builds the pipeline stack of one environment.
+pub fn pipeline_stack(settings: &Settings) -> Result<(Template, PipelineData), Error> {
+    let mut t = Template::new(
+        STACK,
+        format!(
+            "SRE platform event pipeline ({}): incident records, notifications, dead letters, runtime flags",
+            settings.environment
+        ),
+    );
+    let data = data_layer(&mut t, "", settings);
+    let PipelineData {
+        key,
+        incidents,
+        notifications,
+        dead_letters,
+        degraded_mode,
+    } = &data;
+
+    let export = |name: &str| Expr::sub(format!("${{AWS::StackName}}-{name}"));
+    t.output(
+        "KeyArn",
+        Output::new(key.arn())
+            .description("ARN of the platform's KMS key")
+            .export(export("KeyArn")),
+    );
+    t.output(
+        "IncidentsTableName",
+        Output::new(incidents.name())
+            .description("Name of the incidents table")
+            .export(export("IncidentsTableName")),
+    );
+    t.output(
+        "IncidentsTableArn",
+        Output::new(incidents.arn())
+            .description("ARN of the incidents table")
+            .export(export("IncidentsTableArn")),
+    );
+    t.output(
+        "NotificationsTopicArn",
+        Output::new(notifications.arn())
+            .description("ARN of the notifications topic")
+            .export(export("NotificationsTopicArn")),
+    );
+    t.output(
+        "DeadLetterQueueArn",
+        Output::new(dead_letters.arn())
+            .description("ARN of the dead-letter queue")
+            .export(export("DeadLetterQueueArn")),
+    );
+    t.output(
+        "DeadLetterQueueUrl",
+        Output::new(dead_letters.url())
+            .description("URL of the dead-letter queue")
+            .export(export("DeadLetterQueueUrl")),
+    );
+    t.output(
+        "DegradedModeParameterName",
+        Output::new(degraded_mode.name()).description("Name of the degraded-mode flag parameter"),
+    );
+
+    Ok((t, data))
+}
+
+/// Adds the data and messaging layer (key, incidents table, notifications topic and its
+/// subscriptions, dead-letter queue, degraded-mode flag) to `t`, every logical id starting with
+/// `id_prefix`.
+pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> PipelineData {
+    let t = &mut *t;
+    let tags = Tags(settings.tags.clone());
+    let key = EncryptionKey::new(
+        t,
+        &format!("{id_prefix}Platform"),
+        KeyProps {
+            description: format!(
+                "Encrypts the SRE platform's incident records, notifications and dead letters ({})",
+                settings.environment
+            ),
+            alias: settings.name("sre-platform"),
+            pending_window_days: settings.kms.pending_window_days,
+            admin_role_names: settings.kms.admin_role_names.clone(),
+            service_users: KEY_SERVICE_USERS.map(String::from).to_vec(),
+            tags: tags.clone(),
+        },
+    );
+
+    let incidents = RecordTable::new(
+        t,
+        &format!("{id_prefix}Incidents"),
+        &key,
+        TableProps {
+            name: settings.name("sre-incidents"),
+            partition_key: (incident_record::INCIDENT_ID.to_owned(), KeyType::String),
+            sort_key: Some((incident_record::TIMESTAMP.to_owned(), KeyType::String)),
+            ttl_attribute: Some(incident_record::EXPIRES_AT.to_owned()),
+            deletion_protection: settings.incidents.deletion_protection,
+            tags: tags.clone(),
+        },
+    );
+
+    let notifications = NotificationTopic::new(
+        t,
+        &format!("{id_prefix}Notifications"),
+        &settings.name("sre-incident-notifications"),
+        &key,
+        &tags,
+    );
+    for (i, email) in settings.notifications.emails.iter().enumerate() {
+        notifications.subscribe_email(
+            t,
+            &format!("{id_prefix}NotificationsEmail{}", i + 1),
+            email.as_str(),
+        );
+    }
+    if let Some(url) = &settings.notifications.chat_url {
+        notifications.subscribe_https(
+            t,
+            &format!("{id_prefix}NotificationsChat"),
+            url.as_str(),
+            None,
+        );
+    }
+    if let Some(url) = &settings.notifications.pagerduty_url {
+        // Messages on the topic are platform events (EventBridge delivers the event itself as the
+        // body, and the runbook publishes the same envelope), so the filter reads the body.
+        let critical_only = json!({ "detail": { "severity": [Severity::Critical.as_str()] } });
+        notifications.subscribe_https(
+            t,
+            &format!("{id_prefix}NotificationsPaging"),
+            url.as_str(),
+            Some((FilterScope::MessageBody, critical_only)),
+        );
+    }
+
+    let dead_letters = DeadLetterQueue::new(
+        t,
+        &format!("{id_prefix}DeadLetters"),
+        &settings.name("sre-platform-events-dlq"),
+        &key,
+        settings.dead_letter.retention_days,
+        &tags,
+    );
+
+    let degraded_mode = FlagParameter::new(
+        t,
+        &format!("{id_prefix}DegradedMode"),
+        DEGRADED_MODE_PARAMETER,
+        settings.checkout.degraded_mode,
+        "Checkout degraded mode: \"true\" skips optional work. Flipped by the runbook's enable_degraded_mode action.",
+        &tags,
+    );
+
+    PipelineData {
+        key,
+        incidents,
+        notifications,
+        dead_letters,
+        degraded_mode,
+    }
+}

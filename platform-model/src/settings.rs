@@ -1,0 +1,471 @@
+//! Environment settings: what differs between `dev`, `staging` and `prod` is data, not code.
+//!
+//! Each environment is a TOML file in `platform-model/settings/`, embedded in the crate (synth
+//! needs no file to run) and checked against [`Settings`]: an unknown key or a bad value is an
+//! error naming the file, the key path and what was expected. `settings.schema.json` beside the
+//! files is generated from these types (`cargo run -p synth -- settings-schema`) so editors
+//! (taplo / Even Better TOML) validate them while you type.
+//!
+//! ```
+//! use platform_model::settings::{Environment, Settings};
+//! let prod = Settings::embedded(Environment::Prod).unwrap();
+//! assert_eq!(prod.environment, Environment::Prod);
+//!
+//! let err = Settings::from_toml("typo.toml", "environment = \"dev\"\nregoin = \"x\"\n").unwrap_err();
+//! assert!(err.to_string().contains("regoin"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The deployment environments.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Development.
+    Dev,
+    /// Pre-production.
+    Staging,
+    /// Production.
+    Prod,
+}
+
+impl Environment {
+    /// Every environment, in promotion order.
+    pub const ALL: [Environment; 3] = [Environment::Dev, Environment::Staging, Environment::Prod];
+
+    /// The environment's name (`dev`, `staging`, `prod`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Environment::Dev => "dev",
+            Environment::Staging => "staging",
+            Environment::Prod => "prod",
+        }
+    }
+
+    /// The environment of that name.
+    pub fn from_name(name: &str) -> Option<Environment> {
+        Environment::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The settings of one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Which environment these settings describe; must match the file name.
+    pub environment: Environment,
+    /// The AWS account the stacks deploy to (12 digits).
+    pub account_id: AccountId,
+    /// The AWS region the stacks deploy to, e.g. `eu-west-1`.
+    pub region: Region,
+    /// Prefix of every physical name (table, topic, queue, ...); empty in the environment that
+    /// owns the design's plain names. Lowercase letters, digits and `-`, at most 16 characters.
+    pub name_prefix: NamePrefix,
+    /// Tags applied to every taggable resource.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The customer managed KMS key that encrypts the platform's data.
+    pub kms: KmsSettings,
+    /// The `sre-incidents` table.
+    pub incidents: IncidentSettings,
+    /// The `sre-incident-notifications` topic and its subscribers.
+    pub notifications: NotificationSettings,
+    /// The dead-letter queue of undeliverable events.
+    pub dead_letter: DeadLetterSettings,
+    /// The checkout service's runtime flags kept in SSM.
+    pub checkout: CheckoutSettings,
+}
+
+/// Settings of the platform's KMS key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KmsSettings {
+    /// Days between scheduling the key's deletion and its deletion (7-30).
+    #[schemars(range(min = 7, max = 30))]
+    pub pending_window_days: u32,
+    /// Role names (in the same account) allowed to administer the key besides the account root.
+    #[serde(default)]
+    pub admin_role_names: Vec<String>,
+}
+
+/// Settings of the incidents table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentSettings {
+    /// Days an incident record is kept before DynamoDB's TTL removes it (1-3650).
+    #[schemars(range(min = 1, max = 3650))]
+    pub ttl_days: u32,
+    /// Refuse `DeleteTable` (and keep the table when the stack is deleted).
+    pub deletion_protection: bool,
+}
+
+/// Settings of the notification topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Email addresses that receive every notification.
+    #[serde(default)]
+    pub emails: Vec<Email>,
+    /// The PagerDuty (or other paging) HTTPS endpoint; it receives only `severity=critical`.
+    pub pagerduty_url: Option<HttpsUrl>,
+    /// An HTTPS endpoint (a Slack relay, ...) that receives every notification.
+    pub chat_url: Option<HttpsUrl>,
+}
+
+/// Settings of the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterSettings {
+    /// Days a message is kept (1-14; SQS's maximum is 14).
+    #[schemars(range(min = 1, max = 14))]
+    pub retention_days: u32,
+}
+
+/// Settings of the checkout service's runtime flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutSettings {
+    /// Initial value of the SSM parameter `/checkout/degraded_mode` (the runbook flips it).
+    pub degraded_mode: bool,
+}
+
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $pattern:literal, $check:expr, $expected:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": $pattern,
+                    "description": concat!("Expected: ", $expected, "."),
+                })
+            }
+        }
+
+        impl $name {
+            /// The value as a string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                let check: fn(&str) -> bool = $check;
+                if check(&s) {
+                    Ok($name(s))
+                } else {
+                    Err(format!(concat!("expected ", $expected, ", got {:?}"), s))
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+checked_string!(
+    /// A 12-digit AWS account id.
+    AccountId,
+    "^[0-9]{12}$",
+    |s| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()),
+    "a 12-digit AWS account id"
+);
+
+checked_string!(
+    /// An AWS region name such as `us-east-1`.
+    Region,
+    "^[a-z]{2}(-[a-z]+)+-[0-9]$",
+    |s| {
+        let parts: Vec<&str> = s.split('-').collect();
+        parts.len() >= 3
+            && parts[0].len() == 2
+            && parts.iter().all(|p| !p.is_empty())
+            && parts[..parts.len() - 1].iter().all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+            && parts[parts.len() - 1].len() == 1
+            && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+    },
+    "an AWS region name such as \"us-east-1\""
+);
+
+checked_string!(
+    /// A prefix of physical names: lowercase letters, digits and `-`, at most 16 characters.
+    NamePrefix,
+    "^[a-z0-9-]{0,16}$",
+    |s| s.len() <= 16 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+    "at most 16 lowercase letters, digits or '-'"
+);
+
+checked_string!(
+    /// An email address (a subscriber of the notification topic).
+    Email,
+    "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
+    |s| match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.chars().any(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
+    },
+    "an email address such as \"oncall@example.com\""
+);
+
+checked_string!(
+    /// An `https://` URL.
+    HttpsUrl,
+    "^https://[^\\s/]+(/\\S*)?$",
+    |s| s
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/') && !s.chars().any(char::is_whitespace)),
+    "an https:// URL"
+);
+
+const EMBEDDED: [(Environment, &str, &str); 3] = [
+    (
+        Environment::Dev,
+        "platform-model/settings/dev.toml",
+        include_str!("../settings/dev.toml"),
+    ),
+    (
+        Environment::Staging,
+        "platform-model/settings/staging.toml",
+        include_str!("../settings/staging.toml"),
+    ),
+    (
+        Environment::Prod,
+        "platform-model/settings/prod.toml",
+        include_str!("../settings/prod.toml"),
+    ),
+];
+
+impl Settings {
+    /// The settings of `env` shipped with the crate.
+    pub fn embedded(env: Environment) -> Result<Settings, Error> {
+        let (_, file, text) =
+            EMBEDDED
+                .iter()
+                .find(|(e, _, _)| *e == env)
+                .ok_or_else(|| Error::Settings {
+                    file: env.name().to_owned(),
+                    message: "no embedded settings".to_owned(),
+                })?;
+        let s = Settings::from_toml(file, text)?;
+        s.expect_environment(file, env)?;
+        Ok(s)
+    }
+
+    /// Reads settings from TOML text; `file` names the source in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<Settings, Error> {
+        let err = |message: String| Error::Settings {
+            file: file.to_owned(),
+            message,
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| err(e.to_string()))?;
+        let settings: Settings = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            // toml's message carries the line and a caret; keep only its first line (the
+            // problem) after the key path, then the location lines.
+            let msg = inner.message().to_owned();
+            let at = inner
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].lines().count().max(1);
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            if path == "." {
+                err(format!("{msg}{at}"))
+            } else {
+                err(format!("key `{path}`: {msg}{at}"))
+            }
+        })?;
+        Ok(settings)
+    }
+
+    /// Fails unless these settings are for `env`.
+    pub fn expect_environment(&self, file: &str, env: Environment) -> Result<(), Error> {
+        if self.environment == env {
+            Ok(())
+        } else {
+            Err(Error::Settings {
+                file: file.to_owned(),
+                message: format!(
+                    "key `environment`: expected \"{env}\" (the file's environment), got \"{}\"",
+                    self.environment
+                ),
+            })
+        }
+    }
+
+    /// A physical name: the environment's prefix and `base`.
+    pub fn name(&self, base: &str) -> String {
+        if self.name_prefix.as_str().is_empty() {
+            base.to_owned()
+        } else {
+            format!("{}-{base}", self.name_prefix.as_str().trim_end_matches('-'))
+        }
+    }
+
+    /// The JSON Schema of a settings file, pretty-printed with a trailing newline.
+    pub fn json_schema() -> String {
+        let schema = schemars::schema_for!(Settings);
+        let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// The committed JSON Schema of settings files (`platform-model/settings/settings.schema.json`).
+pub const COMMITTED_SCHEMA: &str = include_str!("../settings/settings.schema.json");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prod_text() -> &'static str {
+        EMBEDDED[2].2
+    }
+
+    #[test]
+    fn every_embedded_environment_loads() {
+        for env in Environment::ALL {
+            let s = Settings::embedded(env).unwrap();
+            assert_eq!(s.environment, env);
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_file_the_key_path_and_what_is_expected() {
+        let text = prod_text().replace("ttl_days = 90", "ttl_days = 90\nttl_dayz = 3");
+        let err = Settings::from_toml("prod.toml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("settings file prod.toml: key `incidents.ttl_dayz`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("unknown field `ttl_dayz`, expected `ttl_days` or `deletion_protection`"),
+            "{err}"
+        );
+        assert!(err.contains("(line "), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_what_was_expected() {
+        let cases = [
+            (
+                "account_id = \"111111111111\"",
+                "account_id = \"1234\"",
+                "key `account_id`: expected a 12-digit AWS account id, got \"1234\"",
+            ),
+            (
+                "region = \"us-east-1\"",
+                "region = \"Mars\"",
+                "key `region`: expected an AWS region name",
+            ),
+            (
+                "pagerduty_url = \"https://",
+                "pagerduty_url = \"http://",
+                "key `notifications.pagerduty_url`: expected an https:// URL",
+            ),
+            (
+                "emails = [\"sre-oncall@example.com\"]",
+                "emails = [\"nobody\"]",
+                "key `notifications.emails[0]`: expected an email address",
+            ),
+            (
+                "ttl_days = 90",
+                "ttl_days = \"90\"",
+                "key `incidents.ttl_days`: invalid type: string \"90\", expected u32",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            let text = prod_text().replacen(from, to, 1);
+            assert_ne!(text, prod_text(), "fixture {from:?} not found");
+            let err = Settings::from_toml("prod.toml", &text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(expected),
+                "{err}\n  expected to contain: {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_key_is_named() {
+        let text = prod_text().replace("region = \"us-east-1\"\n", "");
+        let err = Settings::from_toml("prod.toml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `region`"), "{err}");
+    }
+
+    #[test]
+    fn the_file_must_describe_its_own_environment() {
+        let s = Settings::from_toml("dev.toml", prod_text()).unwrap();
+        let err = s
+            .expect_environment("dev.toml", Environment::Dev)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "settings file dev.toml: key `environment`: expected \"dev\" (the file's environment), got \"prod\""
+        );
+    }
+
+    #[test]
+    fn names_carry_the_prefix() {
+        let prod = Settings::embedded(Environment::Prod).unwrap();
+        let dev = Settings::embedded(Environment::Dev).unwrap();
+        assert_eq!(prod.name("sre-incidents"), "sre-incidents");
+        assert_eq!(dev.name("sre-incidents"), "dev-sre-incidents");
+    }
+
+    #[test]
+    fn the_committed_json_schema_is_current() {
+        assert!(
+            COMMITTED_SCHEMA == Settings::json_schema(),
+            "platform-model/settings/settings.schema.json is stale: run \
+             `cargo run -p synth -- settings-schema > platform-model/settings/settings.schema.json`"
+        );
+    }
+}

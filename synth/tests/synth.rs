@@ -1,0 +1,253 @@
+//! End-to-end tests of `synth`: snapshots of every generated file, determinism, `--check`,
+//! errors, and the ecosystem's validators (cfn-lint) on every template.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use platform_model::platform::{self, ArtifactKind};
+use platform_model::settings::{Environment, Settings};
+
+fn synth() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_synth"))
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every file below `dir`, relative path -> bytes.
+fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn snapshot_name(env: Environment, path: &str) -> String {
+    format!("{}__{}", env.name(), path.replace('/', "__"))
+}
+
+#[test]
+fn every_generated_file_matches_its_snapshot() {
+    for env in Environment::ALL {
+        let settings = Settings::embedded(env).unwrap();
+        for artifact in platform::synthesize(&settings).unwrap() {
+            insta::with_settings!({
+                snapshot_path => "../../snapshots",
+                prepend_module_to_snapshot => false,
+                omit_expression => true,
+                description => format!("out/{}/{}", env.name(), artifact.path),
+            }, {
+                insta::assert_snapshot!(snapshot_name(env, &artifact.path), artifact.contents);
+            });
+        }
+    }
+}
+
+#[test]
+fn no_snapshot_is_left_without_a_generated_file() {
+    let mut expected = std::collections::BTreeSet::new();
+    for env in Environment::ALL {
+        let settings = Settings::embedded(env).unwrap();
+        for artifact in platform::synthesize(&settings).unwrap() {
+            expected.insert(format!("{}.snap", snapshot_name(env, &artifact.path)));
+        }
+    }
+    let dir = workspace_root().join("snapshots");
+    let unreferenced: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".snap") && !expected.contains(name))
+        .collect();
+    assert!(
+        unreferenced.is_empty(),
+        "snapshots with no generated file (delete them): {unreferenced:?}"
+    );
+}
+
+#[test]
+fn two_runs_write_byte_identical_files() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for dir in [a.path(), b.path()] {
+        let status = synth()
+            .args(["--env", "all", "--quiet", "--out"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let (ta, tb) = (read_tree(a.path()), read_tree(b.path()));
+    assert!(
+        ta.len() >= 6,
+        "expected templates and manifests: {:?}",
+        ta.keys()
+    );
+    assert_eq!(ta, tb);
+}
+
+#[test]
+fn check_passes_on_fresh_output_and_lists_every_stale_or_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    assert!(
+        synth()
+            .args(["--env", "prod", "--quiet", "--out"])
+            .arg(out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let clean = synth()
+        .args(["--env", "prod", "--check", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+
+    std::fs::write(out.join("prod/sre-pipeline.template.json"), "{}\n").unwrap();
+    std::fs::remove_file(out.join("prod/manifest.json")).unwrap();
+    std::fs::write(out.join("prod/leftover.json"), "{}\n").unwrap();
+    let stale = synth()
+        .args(["--env", "prod", "--check", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert_eq!(stale.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    assert!(
+        stderr.contains("stale:") && stderr.contains("sre-pipeline.template.json"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("missing:") && stderr.contains("manifest.json"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unexpected:") && stderr.contains("leftover.json"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_manifest_lists_what_was_written_with_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        synth()
+            .args(["--env", "dev", "--quiet", "--out"])
+            .arg(dir.path())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dev/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["environment"], "dev");
+    let files = manifest["files"].as_array().unwrap();
+    assert!(!files.is_empty());
+    for f in files {
+        let path = dir.path().join("dev").join(f["path"].as_str().unwrap());
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(f["bytes"].as_u64().unwrap() as usize, bytes.len());
+        assert_eq!(f["sha256"].as_str().unwrap().len(), 64);
+    }
+}
+
+#[test]
+fn bad_settings_fail_with_exit_2_naming_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let prod = std::fs::read_to_string(workspace_root().join("platform-model/settings/prod.toml"))
+        .unwrap();
+    std::fs::write(
+        dir.path().join("prod.toml"),
+        prod.replace("retention_days = 14", "retention_days = 14\nretention = 3"),
+    )
+    .unwrap();
+    let out = synth()
+        .args(["--env", "prod", "--out"])
+        .arg(dir.path().join("out"))
+        .arg("--settings-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("prod.toml") && stderr.contains("key `dead_letter.retention`"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is written on error"
+    );
+}
+
+/// Finds a validator: `$ENV_VAR`, the project's `.tools/venv/bin/NAME`, or `NAME` on PATH.
+/// A missing tool fails the test with the command that installs it.
+fn tool(name: &str, env_var: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env_var) {
+        return PathBuf::from(p);
+    }
+    let local = workspace_root().join(".tools/venv/bin").join(name);
+    if local.exists() {
+        return local;
+    }
+    if Command::new(name).arg("--version").output().is_ok() {
+        return PathBuf::from(name);
+    }
+    panic!(
+        "{name} is not installed. Run the test suite with `.ci/test.sh` (installs it), or: \
+         python3 -m venv .tools/venv && .tools/venv/bin/pip install -r .ci/requirements.txt"
+    );
+}
+
+#[test]
+fn cfn_lint_reports_nothing_on_every_template() {
+    let cfn_lint = tool("cfn-lint", "CFN_LINT");
+    let dir = tempfile::tempdir().unwrap();
+    let mut templates = Vec::new();
+    for env in Environment::ALL {
+        let settings = Settings::embedded(env).unwrap();
+        for a in platform::synthesize(&settings).unwrap() {
+            if a.kind == ArtifactKind::CloudformationTemplate {
+                let path = dir.path().join(format!("{}-{}", env.name(), a.path));
+                std::fs::write(&path, &a.contents).unwrap();
+                templates.push((env, path));
+            }
+        }
+    }
+    assert!(!templates.is_empty());
+    for (env, path) in templates {
+        // Lint in the environment's own region so region-specific rules apply.
+        let region = Settings::embedded(env).unwrap().region.to_string();
+        let out = Command::new(&cfn_lint)
+            .args(["--regions", &region, "--format", "parseable", "--"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && report.trim().is_empty(),
+            "cfn-lint found problems in {} (exit {:?}):\n{report}{}",
+            path.display(),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
