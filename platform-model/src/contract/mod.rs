@@ -1,6 +1,9 @@
 //! The event contract shared by the producer (alert_ingest), the consumers (state machine,
 //! notifications) and the infrastructure that routes between them.
 
+pub mod events;
+pub mod runbook;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,161 @@
+//! Platform events on the EventBridge bus: their sources, detail types and details.
+//!
+//! The same types give the producer's `PutEvents` entries, the EventBridge rule patterns and the
+//! state machine's paths.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Severity;
+use super::runbook::{Action, Outcome, RunbookRef, Target};
+
+/// Base name of the custom bus (environments add their prefix).
+pub const BUS_NAME: &str = "sre-platform-events";
+
+/// The `source` of an event.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum Source {
+    /// Alerts from Prometheus Alertmanager.
+    #[serde(rename = "sre.alertmanager")]
+    Alertmanager,
+    /// Alerts from Datadog monitors.
+    #[serde(rename = "sre.datadog")]
+    Datadog,
+    /// The runbook state machine.
+    #[serde(rename = "sre.runbook")]
+    Runbook,
+}
+
+impl Source {
+    /// Every source.
+    pub const ALL: [Source; 3] = [Source::Alertmanager, Source::Datadog, Source::Runbook];
+    /// Sources of alerts (what `alert_ingest` emits).
+    pub const ALERTS: [Source; 2] = [Source::Alertmanager, Source::Datadog];
+
+    /// The wire value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::Alertmanager => "sre.alertmanager",
+            Source::Datadog => "sre.datadog",
+            Source::Runbook => "sre.runbook",
+        }
+    }
+}
+
+/// The `detail-type` of an event.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum DetailType {
+    /// An alert started firing: [`IncidentCreated`].
+    #[serde(rename = "incident.created")]
+    IncidentCreated,
+    /// An alert stopped firing: [`IncidentResolved`].
+    #[serde(rename = "incident.resolved")]
+    IncidentResolved,
+    /// The runbook finished an action: [`ActionCompleted`].
+    #[serde(rename = "action.completed")]
+    ActionCompleted,
+}
+
+impl DetailType {
+    /// The wire value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DetailType::IncidentCreated => "incident.created",
+            DetailType::IncidentResolved => "incident.resolved",
+            DetailType::ActionCompleted => "action.completed",
+        }
+    }
+}
+
+/// A platform event's detail type and source, known from its Rust type.
+pub trait PlatformEvent: Serialize {
+    /// The `detail-type`.
+    const DETAIL_TYPE: DetailType;
+}
+
+/// `incident.created`: one firing alert, normalized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentCreated {
+    /// Deterministic id: the same alert (source, fingerprint, start) always gives the same id.
+    pub incident_id: String,
+    /// Alert name (`alertname` label, Datadog monitor title).
+    pub alert_name: String,
+    /// Severity.
+    pub severity: Severity,
+    /// One-line summary.
+    pub summary: String,
+    /// Longer description.
+    #[serde(default)]
+    pub description: String,
+    /// The sender's fingerprint of the alert.
+    pub fingerprint: String,
+    /// When the alert started (RFC 3339, UTC).
+    pub starts_at: String,
+    /// The alert's labels (or Datadog tags as `key: value`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The runbook the alert names, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<RunbookRef>,
+    /// When the webhook was received (RFC 3339, UTC).
+    pub received_at: String,
+    /// AWS account that received it.
+    pub account: String,
+    /// AWS region that received it.
+    pub region: String,
+}
+
+impl PlatformEvent for IncidentCreated {
+    const DETAIL_TYPE: DetailType = DetailType::IncidentCreated;
+}
+
+/// `incident.resolved`: the alert behind an incident stopped firing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentResolved {
+    /// The incident (same derivation as at creation).
+    pub incident_id: String,
+    /// Alert name.
+    pub alert_name: String,
+    /// Severity.
+    pub severity: Severity,
+    /// The sender's fingerprint of the alert.
+    pub fingerprint: String,
+    /// When the alert started (RFC 3339, UTC); with the id, the record's key.
+    pub starts_at: String,
+    /// When it stopped (RFC 3339, UTC).
+    pub resolved_at: String,
+    /// When the webhook was received (RFC 3339, UTC).
+    pub received_at: String,
+}
+
+impl PlatformEvent for IncidentResolved {
+    const DETAIL_TYPE: DetailType = DetailType::IncidentResolved;
+}
+
+/// `action.completed`: the runbook ran an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionCompleted {
+    /// The incident.
+    pub incident_id: String,
+    /// The action.
+    pub action: Action,
+    /// Its target.
+    pub target: Target,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What was done.
+    pub message: String,
+}
+
+impl PlatformEvent for ActionCompleted {
+    const DETAIL_TYPE: DetailType = DetailType::ActionCompleted;
+}

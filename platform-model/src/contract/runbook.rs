@@ -1,0 +1,115 @@
+//! Runbook actions: what the state machine asks `runbook_action` to do, and what it answers.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A remediation the runbook can run. An alert names one (label `runbook_action`); the state
+/// machine dispatches on it; `runbook_action` performs it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Scale a Deployment up, bounded by a maximum; a no-op when already there.
+    ScaleDeployment,
+    /// Rolling restart of a Deployment (the `restartedAt` annotation).
+    RestartDeployment,
+    /// Set the SSM flag `/checkout/degraded_mode` to `"true"`, then restart the Deployment.
+    EnableDegradedMode,
+    /// Cordon a node and evict its pods, respecting PodDisruptionBudgets.
+    DrainNode,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 4] = [
+        Action::ScaleDeployment,
+        Action::RestartDeployment,
+        Action::EnableDegradedMode,
+        Action::DrainNode,
+    ];
+
+    /// The wire name (`scale_deployment`, ...), also the alert label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::ScaleDeployment => "scale_deployment",
+            Action::RestartDeployment => "restart_deployment",
+            Action::EnableDegradedMode => "enable_degraded_mode",
+            Action::DrainNode => "drain_node",
+        }
+    }
+
+    /// The action of that wire name.
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+/// What an action works on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Namespace of the Deployment (empty for a node).
+    #[serde(default)]
+    pub namespace: String,
+    /// Name of the Deployment or node.
+    pub name: String,
+}
+
+/// The runbook named by an incident: which action on which target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunbookRef {
+    /// The action.
+    pub action: Action,
+    /// Its target.
+    pub target: Target,
+}
+
+/// The input of `runbook_action`, built by the state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// The incident this remediates.
+    pub incident_id: String,
+    /// The action.
+    pub action: Action,
+    /// Its target.
+    pub target: Target,
+    /// Upper bound of replicas for `scale_deployment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
+    /// Report what would be done without doing it.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The change was made.
+    Applied,
+    /// Nothing to do: the target was already in the wanted state.
+    NoOp,
+    /// Dry run: nothing was changed.
+    DryRun,
+    /// Refused by a guard (namespace allow-list, rate limit).
+    Refused,
+}
+
+/// The output of `runbook_action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionResult {
+    /// The incident this remediates.
+    pub incident_id: String,
+    /// The action.
+    pub action: Action,
+    /// Its target.
+    pub target: Target,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What was done, for people.
+    pub message: String,
+}
