@@ -22,6 +22,20 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     .tools/venv/bin/pip install --quiet --disable-pip-version-check -r .ci/requirements.txt
   fi
 fi
+
+# Debian packages the tests run (promtool for the checkout service's metrics; more tools
+# join as the model grows). Installed only when missing.
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  missing=()
+  command -v promtool >/dev/null || missing+=(prometheus)
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "installing Debian packages: ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
 export PATH="$root/.tools/venv/bin:$PATH"
 export CFN_LINT="$root/.tools/venv/bin/cfn-lint"
 

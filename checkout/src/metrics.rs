@@ -1,0 +1,150 @@
+//! The Prometheus metrics, with the seed service's names.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// The latency alert's threshold in seconds (p99 of `POST /checkout`). `LATENCY_MS=400` trips it.
+/// It is a bucket boundary of [`DURATION_BUCKETS`], so `histogram_quantile` resolves it exactly.
+pub const LATENCY_ALERT_THRESHOLD_SECONDS: f64 = 0.3;
+
+/// Buckets of `checkout_request_duration_seconds`: fine below 100 ms where the service lives,
+/// one boundary at the alert threshold and one either side of it.
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Content type of the classic text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The service's metrics in their own registry.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    errors: IntCounterVec,
+    duration: HistogramVec,
+    degraded: IntGauge,
+}
+
+impl Metrics {
+    /// Creates and registers the four metrics.
+    ///
+    /// # Panics
+    /// Never in practice: the names and labels are constants that the tests exercise.
+    #[must_use]
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("checkout_requests_total", "HTTP requests answered."),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "checkout_errors_total",
+                "HTTP requests answered with a 5xx status (injected by ERROR_RATE or not).",
+            ),
+            &["route"],
+        )
+        .expect("valid metric");
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "checkout_request_duration_seconds",
+                "Time from request received to response ready, injected latency included.",
+            )
+            .buckets(DURATION_BUCKETS.to_vec()),
+            &["method", "route"],
+        )
+        .expect("valid metric");
+        let degraded = IntGauge::new(
+            "checkout_degraded_mode_enabled",
+            "1 when degraded mode is on (optional work skipped), else 0.",
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(errors.clone()),
+            Box::new(duration.clone()),
+            Box::new(degraded.clone()),
+        ] {
+            registry.register(c).expect("unique metric names");
+        }
+        // Series the alerts divide by exist from the start, so rate() is 0, not absent.
+        errors.with_label_values(&["/checkout"]);
+        Self {
+            registry,
+            requests,
+            errors,
+            duration,
+            degraded,
+        }
+    }
+
+    /// Records one answered request. `route` is the matched route, never the raw path.
+    pub fn observe(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
+        let method = method_label(method);
+        self.requests
+            .with_label_values(&[method, route, status.as_str()])
+            .inc();
+        if status.is_server_error() {
+            self.errors.with_label_values(&[route]).inc();
+        }
+        self.duration
+            .with_label_values(&[method, route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets `checkout_degraded_mode_enabled`.
+    pub fn set_degraded(&self, on: bool) {
+        self.degraded.set(i64::from(on));
+    }
+
+    /// The exposition text, as Prometheus scrapes it.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut buf = Vec::with_capacity(4096);
+        // Encoding into a Vec cannot fail for the metric types used here.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Methods outside the standard set share one label value, so a client cannot grow the series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_is_a_bucket_boundary() {
+        assert!(DURATION_BUCKETS.contains(&LATENCY_ALERT_THRESHOLD_SECONDS));
+        assert!(DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn odd_methods_share_a_label() {
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "OTHER");
+    }
+}
