@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod runbook;
+pub mod webhook;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -76,13 +76,26 @@ pub struct ActionRequest {
     pub action: Action,
     /// Its target.
     pub target: Target,
-    /// Upper bound of replicas for `scale_deployment`.
+    /// Upper bound of replicas for `scale_deployment` (required for that action).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replicas: Option<u32>,
+    /// Replicas `scale_deployment` aims for (capped at `max_replicas`; defaults to it). The
+    /// action never scales down: at or above the aim it is a no-op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
     /// Report what would be done without doing it.
     #[serde(default)]
     pub dry_run: bool,
 }
+
+/// The Lambda error type (`errorType`, the state machine's `Error`) of a failure worth
+/// retrying: the Kubernetes API or AWS was unavailable, a drain ran out of time. The state
+/// machine's `Retry` lists it.
+pub const ERROR_RETRYABLE: &str = "RunbookAction.Retryable";
+
+/// The Lambda error type of a failure that a retry cannot fix: a malformed request, a missing
+/// target, a permission denied. The state machine's `Catch` sends it to escalation.
+pub const ERROR_NON_RETRYABLE: &str = "RunbookAction.NonRetryable";
 
 /// How an action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
