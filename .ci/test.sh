@@ -36,8 +36,14 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
 fi
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  step "installing Node validators into .ci/node_modules (pinned in .ci/package-lock.json)"
+  (cd .ci && npm ci --no-audit --no-fund --loglevel=error)
+fi
 export PATH="$root/.tools/venv/bin:$PATH"
 export CFN_LINT="$root/.tools/venv/bin/cfn-lint"
+export CHECKOV="$root/.tools/venv/bin/checkov"
+export ASL_VALIDATOR="$root/.ci/node_modules/.bin/asl-validator"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -88,6 +88,67 @@ pub struct Settings {
     pub dead_letter: DeadLetterSettings,
     /// The checkout service's runtime flags kept in SSM.
     pub checkout: CheckoutSettings,
+    /// The event pipeline: webhook API, functions, runbook.
+    pub pipeline: PipelineSettings,
+}
+
+/// Settings of the event pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSettings {
+    /// S3 bucket holding the Lambda code assets (the `AssetsBucket` parameter's default).
+    pub assets_bucket: String,
+    /// CPU architecture of the functions.
+    pub lambda_architecture: Architecture,
+    /// The alert_ingest function.
+    pub ingest: FunctionSettings,
+    /// The runbook_action function.
+    pub runbook_action: FunctionSettings,
+    /// Burst limit of the webhook API's stage (requests); its rate limit is 1000 rps.
+    #[schemars(range(min = 1, max = 5000))]
+    pub api_burst_limit: u32,
+    /// Seconds the runbook waits after an action before checking the incident again.
+    #[schemars(range(min = 10, max = 3600))]
+    pub stabilization_seconds: u32,
+    /// Seconds after the action by which the incident must be resolved, or it is escalated.
+    #[schemars(range(min = 10, max = 86400))]
+    pub remediation_deadline_seconds: u32,
+    /// Upper bound of replicas the runbook's `scale_deployment` may set.
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_replicas: u32,
+    /// Namespaces the runbook may act in.
+    pub allowed_namespaces: Vec<String>,
+    /// The EKS cluster the runbook acts on.
+    pub cluster_name: String,
+    /// The VPC of the private subnets.
+    pub vpc_id: String,
+    /// Private subnets (with a route to the EKS API) that runbook_action runs in.
+    pub private_subnet_ids: Vec<String>,
+}
+
+/// A Lambda function's size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionSettings {
+    /// Memory in MB (128-10240).
+    #[schemars(range(min = 128, max = 10240))]
+    pub memory_mb: u32,
+    /// Timeout in seconds (1-900).
+    #[schemars(range(min = 1, max = 900))]
+    pub timeout_seconds: u32,
+    /// Reserved concurrency.
+    #[schemars(range(min = 1, max = 1000))]
+    pub reserved_concurrency: u32,
+}
+
+/// A Lambda CPU architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// Intel / AMD.
+    X86_64,
+    /// Graviton.
+    Arm64,
 }
 
 /// Settings of the platform's KMS key.

@@ -2,14 +2,18 @@
 //! the snapshot says.
 
 use platform_model::cfn::Template;
-use platform_model::platform::pipeline_stack;
+use platform_model::platform::{Assets, pipeline_stack};
+
+fn assets() -> Assets {
+    Assets::new(&"a".repeat(64), &"b".repeat(64))
+}
 use platform_model::resources::sqs::Queue;
 use platform_model::settings::{Environment, Settings};
 use serde_json::{Value, json};
 
 fn stack(env: Environment) -> (Template, Value) {
     let settings = Settings::embedded(env).unwrap();
-    let (t, _) = pipeline_stack(&settings).unwrap();
+    let (t, _) = pipeline_stack(&settings, &assets()).unwrap();
     let json = t.to_json().unwrap();
     (t, json)
 }
@@ -208,7 +212,7 @@ fn every_taggable_resource_carries_the_environment_tags() {
 #[test]
 fn a_reference_to_a_resource_of_another_template_fails_naming_both() {
     let settings = Settings::embedded(Environment::Prod).unwrap();
-    let (_, data) = pipeline_stack(&settings).unwrap();
+    let (_, data) = pipeline_stack(&settings, &assets()).unwrap();
     // A handle from the pipeline stack used in a template that does not hold that resource.
     let mut other = Template::new("consumer", "Uses a key it does not hold");
     other.add("Buffer", Queue::new().kms_master_key_id(data.key.arn()));
@@ -246,4 +250,282 @@ fn an_attribute_the_type_does_not_have_is_an_error() {
         err.contains("AWS::SQS::Queue has no attribute `KeyArn`"),
         "{err}"
     );
+}
+
+/// The statements of a role's inline policies.
+fn role_statements<'a>(t: &'a Value, role: &str) -> Vec<&'a Value> {
+    t["Resources"][role]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_ingest_role_can_put_events_on_the_platform_bus_only() {
+    let (_, t) = stack(Environment::Prod);
+    let put: Vec<_> = role_statements(&t, "AlertIngestRole")
+        .into_iter()
+        .filter(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a.as_str().unwrap().starts_with("events:"))
+        })
+        .collect();
+    assert_eq!(put.len(), 1);
+    assert_eq!(put[0]["Action"], json!(["events:PutEvents"]));
+    assert_eq!(
+        put[0]["Resource"],
+        json!([{"Fn::GetAtt": ["PlatformBus", "Arn"]}])
+    );
+}
+
+#[test]
+fn the_eventbridge_role_can_start_only_the_runbook() {
+    let (_, t) = stack(Environment::Prod);
+    let statements = role_statements(&t, "EventsTargetsRole");
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    assert_eq!(statements[0]["Action"], json!(["states:StartExecution"]));
+    assert_eq!(
+        statements[0]["Resource"],
+        json!([{"Ref": "RunbookStateMachine"}])
+    );
+}
+
+#[test]
+fn no_role_uses_a_wildcard_resource_except_where_aws_allows_nothing_narrower() {
+    let (_, t) = stack(Environment::Prod);
+    // Actions AWS defines on "*" only: X-Ray and CloudWatch Logs vended log delivery.
+    let star_only = |a: &str| {
+        a.starts_with("xray:")
+            || a.ends_with("LogDelivery")
+            || a == "logs:ListLogDeliveries"
+            || a == "logs:DescribeLogGroups"
+            || a == "logs:DescribeResourcePolicies"
+            || a == "logs:PutResourcePolicy"
+    };
+    for (id, r) in of_type(&t, "AWS::IAM::Role") {
+        for p in r["Properties"]["Policies"].as_array().into_iter().flatten() {
+            for s in p["PolicyDocument"]["Statement"].as_array().unwrap() {
+                if s["Resource"] == json!(["*"]) {
+                    for a in s["Action"].as_array().unwrap() {
+                        assert!(star_only(a.as_str().unwrap()), "{id}: {a} on *");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_rule_target_has_a_retry_policy_and_the_dead_letter_queue() {
+    let (_, t) = stack(Environment::Prod);
+    let rules = of_type(&t, "AWS::Events::Rule");
+    assert_eq!(rules.len(), 3);
+    for (id, r) in rules {
+        assert_eq!(
+            r["Properties"]["EventBusName"],
+            json!({"Ref": "PlatformBus"}),
+            "{id}"
+        );
+        for target in r["Properties"]["Targets"].as_array().unwrap() {
+            assert!(
+                target["RetryPolicy"]["MaximumRetryAttempts"]
+                    .as_i64()
+                    .unwrap()
+                    > 0,
+                "{id}"
+            );
+            assert_eq!(
+                target["DeadLetterConfig"]["Arn"],
+                json!({"Fn::GetAtt": ["DeadLettersQueue", "Arn"]}),
+                "{id}"
+            );
+        }
+    }
+    let policy = one(&t, "AWS::SQS::QueuePolicy");
+    let sources = &policy["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
+        ["aws:SourceArn"];
+    assert_eq!(
+        sources.as_array().unwrap().len(),
+        3,
+        "every rule may dead-letter, nothing else"
+    );
+}
+
+#[test]
+fn rule_patterns_come_from_the_event_contract() {
+    let (_, t) = stack(Environment::Prod);
+    let lifecycle = &t["Resources"]["IncidentLifecycleRule"]["Properties"];
+    assert_eq!(
+        lifecycle["EventPattern"],
+        json!({"source": ["sre.alertmanager", "sre.datadog"], "detail-type": ["incident.created", "incident.resolved"]})
+    );
+    assert_eq!(
+        lifecycle["Targets"][0]["Arn"],
+        json!({"Ref": "RunbookStateMachine"})
+    );
+    assert_eq!(
+        lifecycle["Targets"][0]["RoleArn"],
+        json!({"Fn::GetAtt": ["EventsTargetsRole", "Arn"]})
+    );
+}
+
+#[test]
+fn the_runbook_has_a_branch_per_action_and_reads_only_contract_fields() {
+    use platform_model::contract::events::{IncidentCreated, IncidentResolved};
+    use platform_model::contract::runbook::Action;
+    let (_, t) = stack(Environment::Prod);
+    let sm = &t["Resources"]["RunbookStateMachine"]["Properties"];
+    let def = &sm["Definition"];
+    let choices = def["States"]["ChooseAction"]["Choices"].as_array().unwrap();
+    let branches: Vec<&str> = choices
+        .iter()
+        .map(|c| c["StringEquals"].as_str().unwrap())
+        .collect();
+    assert_eq!(branches, Action::ALL.map(Action::as_str).to_vec());
+    let invoke = &def["States"]["InvokeRunbookAction"];
+    assert_eq!(invoke["Retry"][0]["MaxAttempts"], 3);
+    assert_eq!(invoke["Retry"][0]["BackoffRate"], 2.0);
+    assert_eq!(invoke["Catch"][0]["Next"], "Escalate");
+    assert_eq!(
+        def["States"]["RecordIncident"]["Parameters"]["ConditionExpression"],
+        "attribute_not_exists(incident_id)"
+    );
+    assert_eq!(def["States"]["WaitForStabilization"]["Seconds"], 60);
+    assert_eq!(sm["TracingConfiguration"]["Enabled"], true);
+    // Every `$.detail.<field>` the definition reads is a field of the incident events.
+    let fields = |schema: schemars::Schema| -> Vec<String> {
+        schema.as_value()["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let mut known = fields(schemars::schema_for!(IncidentCreated));
+    known.extend(fields(schemars::schema_for!(IncidentResolved)));
+    let text = serde_json::to_string(def).unwrap();
+    let mut read = 0;
+    for part in text.split("$.detail.").skip(1) {
+        let field: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        assert!(
+            known.contains(&field),
+            "the runbook reads $.detail.{field}, which no incident event has"
+        );
+        read += 1;
+    }
+    assert!(read > 10, "the runbook reads the event's fields");
+}
+
+#[test]
+fn the_webhook_api_validates_bodies_against_the_payload_types() {
+    let (_, t) = stack(Environment::Prod);
+    let models = of_type(&t, "AWS::ApiGateway::Model");
+    assert_eq!(models.len(), 2);
+    for (_, m) in &models {
+        let schema = &m["Properties"]["Schema"];
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-04/schema#");
+        assert!(
+            schema["required"].as_array().unwrap().len() >= 3,
+            "{schema}"
+        );
+    }
+    let am = models
+        .iter()
+        .find(|(id, _)| id.contains("Alertmanager"))
+        .unwrap()
+        .1;
+    assert!(am["Properties"]["Schema"]["properties"]["alerts"].is_object());
+    for (id, m) in of_type(&t, "AWS::ApiGateway::Method") {
+        assert_eq!(m["Properties"]["HttpMethod"], "POST", "{id}");
+        assert_eq!(m["Properties"]["Integration"]["Type"], "AWS_PROXY", "{id}");
+        assert_eq!(m["Properties"]["ApiKeyRequired"], true, "{id}");
+        assert!(m["Properties"]["RequestValidatorId"].is_object(), "{id}");
+    }
+    let stage = one(&t, "AWS::ApiGateway::Stage");
+    assert_eq!(
+        stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"],
+        1000.0
+    );
+    assert_eq!(
+        stage["Properties"]["MethodSettings"][0]["ThrottlingBurstLimit"],
+        500
+    );
+    assert!(stage["Properties"]["AccessLogSetting"]["DestinationArn"].is_object());
+}
+
+#[test]
+fn functions_run_on_al2023_from_content_addressed_assets() {
+    let (_, t) = stack(Environment::Prod);
+    for (id, f) in of_type(&t, "AWS::Lambda::Function") {
+        let p = &f["Properties"];
+        assert_eq!(p["Runtime"], "provided.al2023", "{id}");
+        assert!(
+            p["Code"]["S3Key"].as_str().unwrap().ends_with(".zip"),
+            "{id}"
+        );
+        assert_eq!(
+            p["Code"]["S3Bucket"],
+            json!({"Ref": "AssetsBucket"}),
+            "{id}"
+        );
+        assert!(
+            p["ReservedConcurrentExecutions"].as_i64().unwrap() > 0,
+            "{id}"
+        );
+        assert_eq!(p["KmsKeyArn"], key_arn(), "{id}");
+    }
+    assert_eq!(
+        t["Resources"]["AlertIngestFunction"]["Properties"]["Code"]["S3Key"],
+        format!("lambdas/alert_ingest/{}.zip", "a".repeat(64))
+    );
+    assert!(
+        t["Resources"]["RunbookActionFunction"]["Properties"]["VpcConfig"]["SubnetIds"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 3
+    );
+    for (id, g) in of_type(&t, "AWS::Logs::LogGroup") {
+        assert!(g["Properties"]["KmsKeyId"].is_object(), "{id}");
+    }
+}
+
+#[test]
+fn meta_monitoring_alarms_notify_the_topic() {
+    let (_, t) = stack(Environment::Prod);
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    assert_eq!(
+        alarms.len(),
+        7,
+        "error rate, 3 rules, action failures, dead letters, failed executions"
+    );
+    for (id, a) in &alarms {
+        assert_eq!(
+            a["Properties"]["AlarmActions"],
+            json!([{"Ref": "NotificationsTopic"}]),
+            "{id}"
+        );
+    }
+    let rate = &t["Resources"]["IngestErrorRateAlarm"]["Properties"];
+    assert_eq!(rate["Threshold"], 1.0);
+    assert!(
+        rate["Metrics"][2]["Expression"]
+            .as_str()
+            .unwrap()
+            .contains("100 * errors / total")
+    );
+    let failures = &t["Resources"]["RunbookActionFailuresAlarm"]["Properties"];
+    assert_eq!(
+        (failures["Threshold"].as_f64(), failures["Period"].as_i64()),
+        (Some(3.0), Some(600))
+    );
+    assert_eq!(of_type(&t, "AWS::CloudWatch::Dashboard").len(), 1);
 }

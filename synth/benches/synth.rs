@@ -71,10 +71,11 @@ fn scaled(settings: &Settings, copies: usize) -> (Duration, usize, usize) {
 fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
     let settings = Settings::embedded(Environment::Prod).expect("settings");
+    let assets = synth::assets::compute(&synth::assets::workspace_root()).expect("assets");
     let all: usize = Environment::ALL
         .iter()
         .map(|&e| {
-            synthesize(&Settings::embedded(e).expect("settings"))
+            synthesize(&Settings::embedded(e).expect("settings"), &assets)
                 .expect("synth")
                 .iter()
                 .map(|a| a.items)

@@ -232,10 +232,11 @@ fn run(cli: &Cli) -> Result<Outcome> {
         EnvArg::Prod => vec![Environment::Prod],
         EnvArg::All => Environment::ALL.to_vec(),
     };
+    let assets = synth::assets::compute(&synth::assets::workspace_root())?;
     let mut stale = Vec::new();
     for env in envs {
         let settings = load_settings(env, cli.settings_dir.as_deref())?;
-        let artifacts = platform::synthesize(&settings)
+        let artifacts = platform::synthesize(&settings, &assets)
             .with_context(|| format!("synthesizing environment {env}"))?;
         let files = expected_files(env, &artifacts)?;
         let dir = cli.out.join(env.name());

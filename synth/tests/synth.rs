@@ -34,6 +34,10 @@ fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+fn assets() -> platform::Assets {
+    synth::assets::compute(&workspace_root()).unwrap()
+}
+
 fn snapshot_name(env: Environment, path: &str) -> String {
     format!("{}__{}", env.name(), path.replace('/', "__"))
 }
@@ -42,7 +46,7 @@ fn snapshot_name(env: Environment, path: &str) -> String {
 fn every_generated_file_matches_its_snapshot() {
     for env in Environment::ALL {
         let settings = Settings::embedded(env).unwrap();
-        for artifact in platform::synthesize(&settings).unwrap() {
+        for artifact in platform::synthesize(&settings, &assets()).unwrap() {
             insta::with_settings!({
                 snapshot_path => "../../snapshots",
                 prepend_module_to_snapshot => false,
@@ -60,7 +64,7 @@ fn no_snapshot_is_left_without_a_generated_file() {
     let mut expected = std::collections::BTreeSet::new();
     for env in Environment::ALL {
         let settings = Settings::embedded(env).unwrap();
-        for artifact in platform::synthesize(&settings).unwrap() {
+        for artifact in platform::synthesize(&settings, &assets()).unwrap() {
             expected.insert(format!("{}.snap", snapshot_name(env, &artifact.path)));
         }
     }
@@ -224,7 +228,7 @@ fn cfn_lint_reports_nothing_on_every_template() {
     let mut templates = Vec::new();
     for env in Environment::ALL {
         let settings = Settings::embedded(env).unwrap();
-        for a in platform::synthesize(&settings).unwrap() {
+        for a in platform::synthesize(&settings, &assets()).unwrap() {
             if a.kind == ArtifactKind::CloudformationTemplate {
                 let path = dir.path().join(format!("{}-{}", env.name(), a.path));
                 std::fs::write(&path, &a.contents).unwrap();
@@ -250,4 +254,114 @@ fn cfn_lint_reports_nothing_on_every_template() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// Every CloudFormation template of every environment, written to a temp dir.
+fn templates(dir: &Path) -> Vec<(Environment, PathBuf, serde_json::Value)> {
+    let mut out = Vec::new();
+    for env in Environment::ALL {
+        let settings = Settings::embedded(env).unwrap();
+        for a in platform::synthesize(&settings, &assets()).unwrap() {
+            if a.kind == ArtifactKind::CloudformationTemplate {
+                let path = dir.join(format!("{}-{}", env.name(), a.path));
+                std::fs::write(&path, &a.contents).unwrap();
+                out.push((env, path, serde_json::from_str(&a.contents).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn checkov_fails_nothing_and_every_suppression_has_a_reason() {
+    let checkov = tool("checkov", "CHECKOV");
+    let dir = tempfile::tempdir().unwrap();
+    for (_, path, json) in templates(dir.path()) {
+        let out = Command::new(&checkov)
+            .args([
+                "--skip-download",
+                "--quiet",
+                "--compact",
+                "--framework",
+                "cloudformation",
+                "-o",
+                "json",
+                "-f",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "checkov output is not JSON ({e}):\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let failed = &report["results"]["failed_checks"];
+        assert!(
+            out.status.success() && failed.as_array().is_none_or(Vec::is_empty),
+            "checkov failed checks in {}:\n{}",
+            path.display(),
+            serde_json::to_string_pretty(failed).unwrap()
+        );
+        assert!(
+            report["summary"]["passed"].as_u64().unwrap() > 0,
+            "checkov checked nothing"
+        );
+        for r in json["Resources"].as_object().unwrap().values() {
+            for skip in r["Metadata"]["checkov"]["skip"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                assert!(
+                    skip["comment"].as_str().is_some_and(|c| c.len() > 20),
+                    "suppression without a reason: {skip}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_state_machine_definition_passes_asl_validator() {
+    let validator = std::env::var("ASL_VALIDATOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join(".ci/node_modules/.bin/asl-validator"));
+    assert!(
+        validator.exists(),
+        "asl-validator is not installed: run `.ci/test.sh` (installs it) or `npm ci --prefix .ci`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for (env, _, json) in templates(dir.path()) {
+        for (id, r) in json["Resources"].as_object().unwrap() {
+            if r["Type"] != "AWS::StepFunctions::StateMachine" {
+                continue;
+            }
+            let def = dir.path().join(format!("{}-{id}.asl.json", env.name()));
+            std::fs::write(
+                &def,
+                serde_json::to_string_pretty(&r["Properties"]["Definition"]).unwrap(),
+            )
+            .unwrap();
+            let out = Command::new(&validator)
+                .arg("--json-path")
+                .arg(&def)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "asl-validator rejects {id} ({env}):\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 3,
+        "expected a runbook state machine per environment, checked {checked}"
+    );
 }

@@ -108,3 +108,21 @@ impl RecordTable {
         &self.table
     }
 }
+
+impl RecordTable {
+    /// Lets `role` read items.
+    pub fn grant_read(&self, role: &mut crate::aws::iam::ServiceRole) {
+        role.grant(
+            crate::aws::iam::Statement::allow(["dynamodb:GetItem", "dynamodb:Query"])
+                .on(self.arn()),
+        );
+    }
+
+    /// Lets `role` create and update items (no deletes, no scans).
+    pub fn grant_write(&self, role: &mut crate::aws::iam::ServiceRole) {
+        role.grant(
+            crate::aws::iam::Statement::allow(["dynamodb:PutItem", "dynamodb:UpdateItem"])
+                .on(self.arn()),
+        );
+    }
+}

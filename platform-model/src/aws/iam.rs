@@ -63,6 +63,7 @@ pub struct Statement {
     #[serde(skip_serializing_if = "Option::is_none")]
     principal: Option<Principal>,
     action: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     resource: Vec<Value<String>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     condition: BTreeMap<String, BTreeMap<String, Json>>,
@@ -149,5 +150,96 @@ impl PolicyDocument {
     /// The document as JSON, for a resource's policy property.
     pub fn to_json(&self) -> Json {
         serde_json::to_value(self).unwrap_or(Json::Null)
+    }
+}
+
+/// An IAM role assumed by an AWS service, whose permissions are granted by wiring.
+///
+/// Constructs add statements through their `grant_*` methods (`table.grant_write(&mut role)`);
+/// [`ServiceRole::finish`] adds the role with one inline policy holding exactly those
+/// statements. Its ARN can be used before that: the template checks that the role was added.
+#[derive(Debug, Clone)]
+pub struct ServiceRole {
+    id: String,
+    service: String,
+    description: String,
+    statements: Vec<Statement>,
+    managed: Vec<Value<String>>,
+    checkov_skips: Vec<(String, String)>,
+}
+
+impl ServiceRole {
+    /// A role that `service` (e.g. `lambda.amazonaws.com`) assumes, added as `<id>Role`.
+    pub fn new(id: &str, service: &str, description: &str) -> Self {
+        ServiceRole {
+            id: format!("{id}Role"),
+            service: service.to_owned(),
+            description: description.to_owned(),
+            statements: Vec::new(),
+            managed: Vec::new(),
+            checkov_skips: Vec::new(),
+        }
+    }
+
+    /// The role's logical id (checked when the role is added).
+    pub fn logical_id(&self) -> &str {
+        &self.id
+    }
+
+    /// The role's ARN.
+    pub fn arn(&self) -> Expr {
+        Expr::GetAtt {
+            resource: self.id.clone(),
+            attribute: "Arn".into(),
+        }
+    }
+
+    /// Grants a statement (the grant methods of constructs call this).
+    pub fn grant(&mut self, s: Statement) {
+        if !self.statements.contains(&s) {
+            self.statements.push(s);
+        }
+    }
+
+    /// Attaches an AWS managed policy by ARN, for permissions AWS defines on `*` only.
+    pub fn attach_managed(&mut self, arn: Expr) {
+        self.managed.push(arn.into());
+    }
+
+    /// Suppresses a checkov check on the role, with the reason.
+    pub fn checkov_skip(&mut self, id: &str, reason: &str) {
+        self.checkov_skips.push((id.to_owned(), reason.to_owned()));
+    }
+
+    /// Every statement granted so far.
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    /// Adds the role to `t`.
+    pub fn finish(
+        self,
+        t: &mut crate::cfn::Template,
+    ) -> crate::cfn::Handle<crate::resources::iam::Role> {
+        use crate::resources::iam::{Role, role};
+        let trust = PolicyDocument::new().statement(
+            Statement::allow(["sts:AssumeRole"]).principal(Principal::service(&self.service)),
+        );
+        let mut role = Role::new(trust.to_json()).description(self.description.as_str());
+        if !self.statements.is_empty() {
+            let mut doc = PolicyDocument::new();
+            for s in self.statements {
+                doc = doc.statement(s);
+            }
+            role = role.policies(vec![role::Policy::new(doc.to_json(), "wiring")]);
+        }
+        if !self.managed.is_empty() {
+            role = role.managed_policy_arns(self.managed);
+        }
+        let mut attrs = crate::cfn::Attributes::new();
+        for (id, why) in self.checkov_skips {
+            attrs = attrs.checkov_skip(id, why);
+        }
+        t.add_with(&self.id, role, attrs)
     }
 }

@@ -26,6 +26,9 @@ pub struct KeyProps {
     /// AWS service principals that encrypt or decrypt with the key on the account's behalf
     /// (for example `events.amazonaws.com` delivering to an encrypted queue).
     pub service_users: Vec<String>,
+    /// The region whose CloudWatch Logs service encrypts the account's log groups with the key
+    /// (`logs.<region>.amazonaws.com`, limited to log groups of this account), if any.
+    pub logs_region: Option<String>,
     /// Tags.
     pub tags: Tags,
 }
@@ -129,5 +132,33 @@ fn key_policy(props: &KeyProps) -> PolicyDocument {
                 .on("*"),
         );
     }
+    if let Some(region) = &props.logs_region {
+        doc = doc.statement(
+            Statement::allow([
+                "kms:Decrypt*",
+                "kms:Describe*",
+                "kms:Encrypt*",
+                "kms:GenerateDataKey*",
+                "kms:ReEncrypt*",
+            ])
+            .sid("CloudWatchLogsEncryptsThisAccountsLogGroups")
+            .principal(Principal::service(format!("logs.{region}.amazonaws.com")))
+            .on("*")
+            .when(
+                "ArnLike",
+                "kms:EncryptionContext:aws:logs:arn",
+                Expr::sub(
+                    "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*",
+                ),
+            ),
+        );
+    }
     doc
+}
+
+impl EncryptionKey {
+    /// Lets `role` encrypt and decrypt with the key (reading and writing encrypted resources).
+    pub fn grant_encrypt_decrypt(&self, role: &mut crate::aws::iam::ServiceRole) {
+        role.grant(Statement::allow(["kms:Decrypt", "kms:GenerateDataKey"]).on(self.arn()));
+    }
 }

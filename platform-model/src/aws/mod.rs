@@ -3,12 +3,18 @@
 //!
 //! Each construct adds its resources to a [`crate::cfn::Template`] and returns handles.
 
+pub mod apigateway;
+pub mod cloudwatch;
 pub mod dynamodb;
+pub mod events;
 pub mod iam;
 pub mod kms;
+pub mod lambda;
+pub mod logs;
 pub mod sns;
 pub mod sqs;
 pub mod ssm;
+pub mod stepfunctions;
 
 use std::collections::BTreeMap;
 

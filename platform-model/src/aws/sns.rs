@@ -72,3 +72,37 @@ impl NotificationTopic {
         t.add(id, s)
     }
 }
+
+impl NotificationTopic {
+    /// Lets `role` publish.
+    pub fn grant_publish(&self, role: &mut crate::aws::iam::ServiceRole) {
+        role.grant(crate::aws::iam::Statement::allow(["sns:Publish"]).on(self.arn()));
+    }
+
+    /// Adds the topic policy that lets the given AWS services publish on behalf of this
+    /// account (EventBridge rules, CloudWatch alarms), as `<id>`.
+    pub fn allow_services_to_publish(
+        &self,
+        t: &mut Template,
+        id: &str,
+        services: &[&str],
+    ) -> Handle<crate::resources::sns::TopicPolicy> {
+        use crate::aws::iam::{PolicyDocument, Principal, Statement};
+        let doc = PolicyDocument::new().statement(
+            Statement::allow(["sns:Publish"])
+                .sid("ServicesPublishForThisAccount")
+                .principal(Principal::Service(
+                    services.iter().map(|s| (*s).to_owned()).collect(),
+                ))
+                .on(self.arn())
+                .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
+        );
+        t.add(
+            id,
+            crate::resources::sns::TopicPolicy::new(
+                doc.to_json(),
+                vec![crate::cfn::Value::from(self.arn())],
+            ),
+        )
+    }
+}

@@ -52,3 +52,30 @@ impl DeadLetterQueue {
         &self.queue
     }
 }
+
+impl DeadLetterQueue {
+    /// Adds the queue policy that lets EventBridge move undeliverable events of these rules
+    /// here, as `<id>`.
+    pub fn allow_eventbridge_rules(
+        &self,
+        t: &mut Template,
+        id: &str,
+        rule_arns: Vec<Expr>,
+    ) -> Handle<crate::resources::sqs::QueuePolicy> {
+        use crate::aws::iam::{PolicyDocument, Principal, Statement};
+        let doc = PolicyDocument::new().statement(
+            Statement::allow(["sqs:SendMessage"])
+                .sid("EventBridgeDeadLetters")
+                .principal(Principal::service("events.amazonaws.com"))
+                .on(self.arn())
+                .when("ArnEquals", "aws:SourceArn", rule_arns),
+        );
+        t.add(
+            id,
+            crate::resources::sqs::QueuePolicy::new(
+                doc.to_json(),
+                vec![crate::cfn::Value::from(self.url())],
+            ),
+        )
+    }
+}

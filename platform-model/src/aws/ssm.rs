@@ -63,3 +63,13 @@ impl FlagParameter {
         &self.param
     }
 }
+
+impl FlagParameter {
+    /// Lets `role` read and change the flag.
+    pub fn grant_read_write(&self, role: &mut crate::aws::iam::ServiceRole) {
+        role.grant(
+            crate::aws::iam::Statement::allow(["ssm:GetParameter", "ssm:PutParameter"])
+                .on(self.arn()),
+        );
+    }
+}

@@ -106,6 +106,9 @@ pub struct IncidentCreated {
     pub runbook: Option<RunbookRef>,
     /// When the webhook was received (RFC 3339, UTC).
     pub received_at: String,
+    /// The same instant in seconds since the Unix epoch: the runbook derives the record's
+    /// TTL expiry from it (Step Functions' JSONPath has no clock arithmetic).
+    pub received_at_epoch: i64,
     /// AWS account that received it.
     pub account: String,
     /// AWS region that received it.
@@ -132,8 +135,12 @@ pub struct IncidentResolved {
     pub starts_at: String,
     /// When it stopped (RFC 3339, UTC).
     pub resolved_at: String,
+    /// Seconds from `starts_at` to `resolved_at`: the incident's time to resolve.
+    pub time_to_resolve_seconds: i64,
     /// When the webhook was received (RFC 3339, UTC).
     pub received_at: String,
+    /// The same instant in seconds since the Unix epoch (see [`IncidentCreated`]).
+    pub received_at_epoch: i64,
 }
 
 impl PlatformEvent for IncidentResolved {

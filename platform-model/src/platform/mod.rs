@@ -1,8 +1,10 @@
 //! The platform itself: every stack and file of one environment, assembled from its settings.
 
 mod pipeline;
+pub mod runbook;
+mod wiring;
 
-pub use pipeline::{PipelineData, STACK as PIPELINE_STACK, data_layer, pipeline_stack};
+pub use pipeline::{Assets, PipelineData, STACK as PIPELINE_STACK, data_layer, pipeline_stack};
 
 use crate::Error;
 use crate::settings::Settings;
@@ -33,12 +35,13 @@ pub struct Artifact {
 /// ```
 /// use platform_model::settings::{Environment, Settings};
 /// let settings = Settings::embedded(Environment::Prod).unwrap();
-/// let files = platform_model::platform::synthesize(&settings).unwrap();
+/// let assets = platform_model::platform::Assets::new(&"a".repeat(64), &"b".repeat(64));
+/// let files = platform_model::platform::synthesize(&settings, &assets).unwrap();
 /// assert!(files.iter().any(|f| f.path == "sre-pipeline.template.json"));
 /// ```
-pub fn synthesize(settings: &Settings) -> Result<Vec<Artifact>, Error> {
+pub fn synthesize(settings: &Settings, assets: &Assets) -> Result<Vec<Artifact>, Error> {
     let mut out = Vec::new();
-    let (template, _) = pipeline_stack(settings)?;
+    let (template, _) = pipeline_stack(settings, assets)?;
     out.push(Artifact {
         path: format!("{}.template.json", template.name()),
         kind: ArtifactKind::CloudformationTemplate,

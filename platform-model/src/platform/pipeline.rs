@@ -14,6 +14,7 @@ use crate::Error;
 use crate::aws::Tags;
 use crate::aws::dynamodb::{KeyType, RecordTable, TableProps};
 use crate::aws::kms::{EncryptionKey, KeyProps};
+use crate::aws::lambda::Asset;
 use crate::aws::sns::{FilterScope, NotificationTopic};
 use crate::aws::sqs::DeadLetterQueue;
 use crate::aws::ssm::FlagParameter;
@@ -43,8 +44,37 @@ pub struct PipelineData {
     pub degraded_mode: FlagParameter,
 }
 
+/// The functions' code assets (content hashes), computed by the caller (synth hashes the
+/// `lambdas/` sources).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assets {
+    /// `alert_ingest`.
+    pub alert_ingest: Asset,
+    /// `runbook_action`.
+    pub runbook_action: Asset,
+}
+
+impl Assets {
+    /// Assets of the given content hashes.
+    pub fn new(alert_ingest_sha256: &str, runbook_action_sha256: &str) -> Self {
+        Assets {
+            alert_ingest: Asset {
+                name: "alert_ingest".into(),
+                sha256: alert_ingest_sha256.into(),
+            },
+            runbook_action: Asset {
+                name: "runbook_action".into(),
+                sha256: runbook_action_sha256.into(),
+            },
+        }
+    }
+}
+
 /// Builds the pipeline stack of one environment.
-pub fn pipeline_stack(settings: &Settings) -> Result<(Template, PipelineData), Error> {
+pub fn pipeline_stack(
+    settings: &Settings,
+    assets: &Assets,
+) -> Result<(Template, PipelineData), Error> {
     let mut t = Template::new(
         STACK,
         format!(
@@ -62,6 +92,8 @@ pub fn pipeline_stack(settings: &Settings) -> Result<(Template, PipelineData), E
     } = &data;
 
     let export = |name: &str| Expr::sub(format!("${{AWS::StackName}}-{name}"));
+    let wired = super::wiring::event_pipeline(&mut t, settings, assets, &data)?;
+    wired.outputs(&mut t, &export);
     t.output(
         "KeyArn",
         Output::new(key.arn())
@@ -124,6 +156,7 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
             pending_window_days: settings.kms.pending_window_days,
             admin_role_names: settings.kms.admin_role_names.clone(),
             service_users: KEY_SERVICE_USERS.map(String::from).to_vec(),
+            logs_region: Some(settings.region.to_string()),
             tags: tags.clone(),
         },
     );

@@ -1,0 +1,179 @@
+//! Lambda functions from content-addressed code assets.
+
+use std::collections::BTreeMap;
+
+use crate::aws::Tags;
+use crate::aws::iam::{ServiceRole, Statement};
+use crate::aws::kms::EncryptionKey;
+use crate::aws::logs::LogGroup;
+use crate::cfn::{Attributes, Expr, Handle, ParamRef, Template, Value};
+use crate::resources::lambda::{Function as FunctionResource, Permission, function};
+use crate::settings::{Architecture, FunctionSettings};
+
+/// A function's code in S3, addressed by the SHA-256 of its content: an unchanged function has
+/// an unchanged key, so its template does not change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    /// The function's name in the workspace (`alert_ingest`).
+    pub name: String,
+    /// Hex SHA-256 of the asset's content.
+    pub sha256: String,
+}
+
+impl Asset {
+    /// The S3 key: `lambdas/<name>/<sha256>.zip`.
+    pub fn key(&self) -> String {
+        format!("lambdas/{}/{}.zip", self.name, self.sha256)
+    }
+}
+
+/// What a [`Function`] is made from.
+#[derive(Debug, Clone)]
+pub struct FunctionProps {
+    /// Physical name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Its code.
+    pub asset: Asset,
+    /// Size and concurrency.
+    pub size: FunctionSettings,
+    /// CPU architecture.
+    pub architecture: Architecture,
+    /// Environment variables.
+    pub environment: BTreeMap<String, Value<String>>,
+    /// Subnets and security groups, when it runs in a VPC.
+    pub vpc: Option<(Vec<String>, Vec<Expr>)>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// A function, its role and its log group (30 days, KMS).
+#[derive(Debug, Clone)]
+pub struct Function {
+    function: Handle<FunctionResource>,
+    name: String,
+}
+
+/// Days the functions' logs are kept.
+pub const LOG_RETENTION_DAYS: i64 = 30;
+
+impl Function {
+    /// Adds the function as `<id>Function` with its log group `<id>LogGroup`. The role is
+    /// finished by the caller once every grant is made.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        t: &mut Template,
+        id: &str,
+        props: FunctionProps,
+        role: &mut ServiceRole,
+        bucket: &ParamRef,
+        key: &EncryptionKey,
+    ) -> Self {
+        let logs = LogGroup::new(
+            t,
+            id,
+            &format!("/aws/lambda/{}", props.name),
+            key,
+            LOG_RETENTION_DAYS,
+            &props.tags,
+        );
+        logs.grant_write(role);
+        key.grant_encrypt_decrypt(role);
+        let arch = match props.architecture {
+            Architecture::X86_64 => function::Architectures::X8664,
+            Architecture::Arm64 => function::Architectures::Arm64,
+        };
+        let mut f = FunctionResource::new(
+            function::Code::new()
+                .s3_bucket(bucket.reference())
+                .s3_key(props.asset.key()),
+            role.arn(),
+        )
+        .function_name(props.name.as_str())
+        .description(props.description.as_str())
+        .runtime(function::Runtime::ProvidedAl2023)
+        .handler("bootstrap")
+        .architectures(vec![Value::from(arch)])
+        .memory_size(i64::from(props.size.memory_mb))
+        .timeout(i64::from(props.size.timeout_seconds))
+        .reserved_concurrent_executions(i64::from(props.size.reserved_concurrency))
+        .kms_key_arn(key.arn())
+        .environment(function::Environment::new().variables(props.environment))
+        .logging_config(
+            function::LoggingConfig::new()
+                .log_group(logs.name())
+                .log_format(function::LogFormat::Json),
+        )
+        .tracing_config(function::TracingConfig::new().mode(function::Mode::Active))
+        .tags(props.tags.to_list(|k, v| function::Tag::new(k).value(v)));
+        let mut attrs = Attributes::new()
+            .depends_on(logs.handle())
+            .checkov_skip(
+                "CKV_AWS_116",
+                "Invoked synchronously (API Gateway, Step Functions): the caller gets the error and retries; an async DLQ would never receive anything",
+            );
+        if let Some((subnets, groups)) = props.vpc {
+            role.attach_managed(Expr::sub(
+                "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+            ));
+            f = f.vpc_config(
+                function::VpcConfig::new()
+                    .subnet_ids(subnets.into_iter().map(Value::from).collect::<Vec<_>>())
+                    .security_group_ids(groups.into_iter().map(Value::from).collect::<Vec<_>>()),
+            );
+        } else {
+            attrs = attrs.checkov_skip(
+                "CKV_AWS_117",
+                "Talks only to AWS APIs over TLS; a VPC would add NAT cost and cold-start time for no isolation gain",
+            );
+        }
+        role.grant(
+            Statement::allow(["xray:PutTelemetryRecords", "xray:PutTraceSegments"])
+                .sid("XRayTracing")
+                .on("*"),
+        );
+        let function = t.add_with(&format!("{id}Function"), f, attrs);
+        Function {
+            function,
+            name: props.name,
+        }
+    }
+
+    /// The function's ARN.
+    pub fn arn(&self) -> Expr {
+        self.function.arn()
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The function's handle.
+    pub fn handle(&self) -> &Handle<FunctionResource> {
+        &self.function
+    }
+
+    /// Lets `role` invoke the function.
+    pub fn grant_invoke(&self, role: &mut ServiceRole) {
+        role.grant(Statement::allow(["lambda:InvokeFunction"]).on(self.arn()));
+    }
+
+    /// Lets an AWS service invoke the function from `source_arn` (a resource permission), as
+    /// `<id>`.
+    pub fn allow_invoke_from(
+        &self,
+        t: &mut Template,
+        id: &str,
+        service: &str,
+        source_arn: Expr,
+    ) -> Handle<Permission> {
+        t.add(
+            id,
+            Permission::new("lambda:InvokeFunction", self.arn(), service)
+                .source_arn(source_arn)
+                .source_account(Expr::account_id()),
+        )
+    }
+}

@@ -1,0 +1,96 @@
+//! CloudWatch Logs log groups: KMS-encrypted, with a retention.
+
+use crate::aws::Tags;
+use crate::aws::iam::{PolicyDocument, Principal, ServiceRole, Statement};
+use crate::aws::kms::EncryptionKey;
+use crate::cfn::{Expr, Handle, Json, Template, Value};
+use crate::resources::logs::{LogGroup as LogGroupResource, ResourcePolicy, log_group};
+
+/// A log group.
+#[derive(Debug, Clone)]
+pub struct LogGroup {
+    group: Handle<LogGroupResource>,
+    name: String,
+}
+
+impl LogGroup {
+    /// Adds the log group `name`, encrypted with `key`, keeping events `retention_days`, to `t`
+    /// as `<id>LogGroup`.
+    pub fn new(
+        t: &mut Template,
+        id: &str,
+        name: &str,
+        key: &EncryptionKey,
+        retention_days: i64,
+        tags: &Tags,
+    ) -> Self {
+        let group = t.add(
+            &format!("{id}LogGroup"),
+            LogGroupResource::new()
+                .log_group_name(name)
+                .kms_key_id(key.arn())
+                .retention_in_days(retention_days)
+                .tags(tags.to_list(|k, v| log_group::Tag::new(k, v))),
+        );
+        LogGroup {
+            group,
+            name: name.to_owned(),
+        }
+    }
+
+    /// The log group's ARN (`arn:...:log-group:NAME:*`).
+    pub fn arn(&self) -> Expr {
+        self.group.arn()
+    }
+
+    /// The log group's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The ARN of the log group without the trailing `:*` (what some services want).
+    pub fn bare_arn(&self) -> Expr {
+        Expr::sub(format!(
+            "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{}",
+            self.name
+        ))
+    }
+
+    /// The log group's handle.
+    pub fn handle(&self) -> &Handle<LogGroupResource> {
+        &self.group
+    }
+
+    /// Lets `role` write log events to this group.
+    pub fn grant_write(&self, role: &mut ServiceRole) {
+        role.grant(Statement::allow(["logs:CreateLogStream", "logs:PutLogEvents"]).on(self.arn()));
+    }
+
+    /// Adds the resource policy that lets EventBridge write events into this group (a rule
+    /// target needs it), as `<id>EventsPolicy`.
+    pub fn allow_eventbridge(&self, t: &mut Template, id: &str) -> Handle<ResourcePolicy> {
+        let doc = PolicyDocument::new().statement(
+            Statement::allow(["logs:CreateLogStream", "logs:PutLogEvents"])
+                .sid("EventBridgeWritesAuditEvents")
+                .principal(Principal::Service(vec![
+                    "delivery.logs.amazonaws.com".into(),
+                    "events.amazonaws.com".into(),
+                ]))
+                .on(format!(
+                    "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{}:*",
+                    self.name
+                )),
+        );
+        // AWS::Logs::ResourcePolicy takes the document as a JSON string: render it, and let
+        // Fn::Sub fill in the partition, region and account.
+        let body = serde_json::to_string(&doc.to_json()).unwrap_or_default();
+        let name = format!(
+            "{}-eventbridge",
+            self.name.trim_start_matches('/').replace('/', "-")
+        );
+        t.add(
+            &format!("{id}EventsPolicy"),
+            ResourcePolicy::new(Value::<Json>::from(Expr::sub(body)), name),
+        )
+    }
+}

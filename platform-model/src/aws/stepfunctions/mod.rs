@@ -1,0 +1,297 @@
+//! Step Functions: the typed ASL builder ([`asl`]), optimized integrations that grant their own
+//! permissions, and the state machine construct.
+
+pub mod asl;
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::aws::Tags;
+use crate::aws::dynamodb::RecordTable;
+use crate::aws::events::EventBus;
+use crate::aws::iam::{ServiceRole, Statement};
+use crate::aws::kms::EncryptionKey;
+use crate::aws::lambda::Function;
+use crate::aws::logs::LogGroup;
+use crate::aws::sns::NotificationTopic;
+use crate::cfn::{Attributes, Expr, Handle, Json, Template, Value};
+use crate::resources::stepfunctions::{StateMachine as StateMachineResource, state_machine};
+use asl::{Definition, Next, Task};
+
+/// Builds Task states for the optimized integrations. Each call records the substitution of
+/// the resource it touches and grants exactly the action it needs to the state machine's role.
+#[derive(Debug)]
+pub struct Integrations<'r> {
+    role: &'r mut ServiceRole,
+    substitutions: BTreeMap<String, Value<String>>,
+}
+
+impl<'r> Integrations<'r> {
+    /// Integrations whose permissions go to `role`.
+    pub fn new(role: &'r mut ServiceRole) -> Self {
+        Integrations {
+            role,
+            substitutions: BTreeMap::new(),
+        }
+    }
+
+    fn placeholder(&mut self, name: &str, value: Expr) -> String {
+        self.substitutions.insert(name.to_owned(), value.into());
+        format!("${{{name}}}")
+    }
+
+    /// `dynamodb:putItem` on `table`.
+    pub fn put_item(
+        &mut self,
+        table: &RecordTable,
+        placeholder: &str,
+        params: Json,
+        next: Next,
+    ) -> Task {
+        self.dynamodb(
+            "putItem",
+            "dynamodb:PutItem",
+            table,
+            placeholder,
+            params,
+            next,
+        )
+    }
+
+    /// `dynamodb:updateItem` on `table`.
+    pub fn update_item(
+        &mut self,
+        table: &RecordTable,
+        placeholder: &str,
+        params: Json,
+        next: Next,
+    ) -> Task {
+        self.dynamodb(
+            "updateItem",
+            "dynamodb:UpdateItem",
+            table,
+            placeholder,
+            params,
+            next,
+        )
+    }
+
+    /// `dynamodb:getItem` on `table`.
+    pub fn get_item(
+        &mut self,
+        table: &RecordTable,
+        placeholder: &str,
+        params: Json,
+        next: Next,
+    ) -> Task {
+        self.dynamodb(
+            "getItem",
+            "dynamodb:GetItem",
+            table,
+            placeholder,
+            params,
+            next,
+        )
+    }
+
+    fn dynamodb(
+        &mut self,
+        api: &str,
+        action: &str,
+        table: &RecordTable,
+        placeholder: &str,
+        mut params: Json,
+        next: Next,
+    ) -> Task {
+        self.role.grant(Statement::allow([action]).on(table.arn()));
+        params["TableName"] = json!(self.placeholder(placeholder, table.name()));
+        Task::new(format!("arn:aws:states:::dynamodb:{api}"), params, next)
+    }
+
+    /// `sns:publish` to `topic`.
+    pub fn publish(
+        &mut self,
+        topic: &NotificationTopic,
+        placeholder: &str,
+        mut params: Json,
+        next: Next,
+    ) -> Task {
+        topic.grant_publish(self.role);
+        params["TopicArn"] = json!(self.placeholder(placeholder, topic.arn()));
+        Task::new("arn:aws:states:::sns:publish", params, next)
+    }
+
+    /// `lambda:invoke` of `function` with `payload_path` as the payload.
+    pub fn invoke(
+        &mut self,
+        function: &Function,
+        placeholder: &str,
+        payload_path: &str,
+        next: Next,
+    ) -> Task {
+        function.grant_invoke(self.role);
+        let name = self.placeholder(placeholder, function.arn());
+        Task::new(
+            "arn:aws:states:::lambda:invoke",
+            json!({"FunctionName": name, "Payload.$": payload_path}),
+            next,
+        )
+    }
+
+    /// `events:putEvents` of one entry on `bus`.
+    pub fn put_event(
+        &mut self,
+        bus: &EventBus,
+        placeholder: &str,
+        source: &str,
+        detail_type: &str,
+        detail_path: &str,
+        next: Next,
+    ) -> Task {
+        bus.grant_put_events(self.role);
+        let name = self.placeholder(placeholder, bus.name_expr());
+        Task::new(
+            "arn:aws:states:::events:putEvents",
+            json!({"Entries": [{
+                "EventBusName": name,
+                "Source": source,
+                "DetailType": detail_type,
+                "Detail.$": detail_path,
+            }]}),
+            next,
+        )
+    }
+
+    /// The substitutions recorded so far.
+    pub fn into_substitutions(self) -> BTreeMap<String, Value<String>> {
+        self.substitutions
+    }
+}
+
+/// A standard state machine with logging (all events, no execution data) to a KMS-encrypted
+/// log group, and X-Ray tracing.
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    machine: Handle<StateMachineResource>,
+}
+
+/// What a [`StateMachine`] is made from.
+#[derive(Debug)]
+pub struct StateMachineProps {
+    /// Physical name.
+    pub name: String,
+    /// The checked definition.
+    pub definition: Definition,
+    /// Placeholder values of the definition.
+    pub substitutions: BTreeMap<String, Value<String>>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+impl StateMachine {
+    /// Adds the state machine as `<id>StateMachine`, its log group `<id>LogGroup`, and the
+    /// logging, tracing and key permissions to `role` (which the caller finishes afterwards).
+    pub fn new(
+        t: &mut Template,
+        id: &str,
+        props: StateMachineProps,
+        role: &mut ServiceRole,
+        key: &EncryptionKey,
+    ) -> Self {
+        let logs = LogGroup::new(
+            t,
+            id,
+            &format!("/aws/vendedlogs/states/{}", props.name),
+            key,
+            crate::aws::lambda::LOG_RETENTION_DAYS,
+            &props.tags,
+        );
+        // The log delivery and X-Ray APIs accept only "*" as their resource.
+        role.grant(
+            Statement::allow([
+                "logs:CreateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:DescribeLogGroups",
+                "logs:DescribeResourcePolicies",
+                "logs:GetLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:UpdateLogDelivery",
+            ])
+            .sid("VendedLogDelivery")
+            .on("*"),
+        );
+        role.grant(
+            Statement::allow([
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "xray:PutTelemetryRecords",
+                "xray:PutTraceSegments",
+            ])
+            .sid("XRayTracing")
+            .on("*"),
+        );
+        role.checkov_skip(
+            "CKV_AWS_111",
+            "CloudWatch Logs vended log delivery and X-Ray accept only Resource \"*\" (AWS Step Functions logging docs)",
+        );
+        role.checkov_skip(
+            "CKV_AWS_356",
+            "CloudWatch Logs vended log delivery and X-Ray accept only Resource \"*\" (AWS Step Functions logging docs)",
+        );
+        let machine = t.add_with(
+            &format!("{id}StateMachine"),
+            StateMachineResource::new(role.arn())
+                .state_machine_name(props.name.as_str())
+                .state_machine_type(state_machine::StateMachineType::Standard)
+                .definition(props.definition.to_json())
+                .definition_substitutions(Json::Object(
+                    props
+                        .substitutions
+                        .into_iter()
+                        .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or(Json::Null)))
+                        .collect::<serde_json::Map<String, Json>>(),
+                ))
+                .logging_configuration(
+                    state_machine::LoggingConfiguration::new()
+                        .level(state_machine::Level::All)
+                        .include_execution_data(false)
+                        .destinations(vec![
+                            state_machine::LogDestination::new().cloud_watch_logs_log_group(
+                                state_machine::CloudWatchLogsLogGroup::new()
+                                    .log_group_arn(logs.arn()),
+                            ),
+                        ]),
+                )
+                .tracing_configuration(state_machine::TracingConfiguration::new().enabled(true))
+                .tags(
+                    props
+                        .tags
+                        .to_list(|k, v| state_machine::TagsEntry::new(k, v)),
+                ),
+            Attributes::new(),
+        );
+        StateMachine { machine }
+    }
+
+    /// The state machine's ARN.
+    pub fn arn(&self) -> Expr {
+        self.machine.reference()
+    }
+
+    /// The state machine's name.
+    pub fn name(&self) -> Expr {
+        self.machine.get_att("Name")
+    }
+
+    /// The handle.
+    pub fn handle(&self) -> &Handle<StateMachineResource> {
+        &self.machine
+    }
+
+    /// Lets `role` start executions of this state machine (and no other).
+    pub fn grant_start_execution(&self, role: &mut ServiceRole) {
+        role.grant(Statement::allow(["states:StartExecution"]).on(self.arn()));
+    }
+}

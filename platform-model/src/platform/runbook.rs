@@ -1,0 +1,431 @@
+//! The runbook state machine `incident-response-runbook`.
+//!
+//! Input: the EventBridge event (`incident.created` or `incident.resolved`) as delivered by the
+//! rule. States:
+//!
+//! | state | does |
+//! |---|---|
+//! | `RouteByDetailType` | `incident.resolved` goes to the resolve path; everything else is a new incident |
+//! | `ComputeExpiry` | the record's TTL: `received_at_epoch` + the retention |
+//! | `RecordIncident` | conditional put (`attribute_not_exists(incident_id)`): a duplicate stops at `DuplicateIncident` |
+//! | `EvaluateIncident` | `info`: done; no runbook: critical escalates, others are done |
+//! | `ChooseAction` | one branch per runbook action of the catalog ([`Action::ALL`]) |
+//! | `Prepare<Action>` | builds the [`ActionRequest`](crate::contract::runbook::ActionRequest) |
+//! | `MarkRemediating` | status `remediating`, the action appended to `actions_taken` |
+//! | `InvokeRunbookAction` | `runbook_action` (Retry 3x, exponential backoff, on retryable errors; Catch -> `Escalate`) |
+//! | `EmitActionCompleted` | `action.completed` on the bus |
+//! | `StartVerification`, `WaitForStabilization`, `ReadIncident`, `IsResolved`, `CountAttempt` | wait the stabilization window, read the record, until resolved or the deadline |
+//! | `Escalate`, `NotifyEscalation` | status `escalated`, SNS publish of the event (filtered to paging by severity) |
+//! | `ResolveIncident` | status `resolved`, `resolved_at`, `time_to_resolve_seconds`; first writer wins, so a repeat or an early arrival is safe |
+
+use serde_json::json;
+
+use crate::Error;
+use crate::aws::dynamodb::RecordTable;
+use crate::aws::events::EventBus;
+use crate::aws::lambda::Function;
+use crate::aws::sns::NotificationTopic;
+use crate::aws::stepfunctions::Integrations;
+use crate::aws::stepfunctions::asl::{
+    Builder, Catch, Choice, Cond, Definition, Next, Pass, ResultPath, Retry, State,
+};
+use crate::contract::Severity;
+use crate::contract::events::{DetailType, Source};
+use crate::contract::incident_record as rec;
+use crate::contract::runbook::{Action, ERROR_NON_RETRYABLE, ERROR_RETRYABLE};
+
+/// Statuses of an incident record.
+pub mod status {
+    /// Recorded, not yet acted on.
+    pub const OPEN: &str = "open";
+    /// A runbook action is running.
+    pub const REMEDIATING: &str = "remediating";
+    /// The alert stopped firing.
+    pub const RESOLVED: &str = "resolved";
+    /// Handed to people.
+    pub const ESCALATED: &str = "escalated";
+}
+
+/// The state machine's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RunbookTiming {
+    /// Seconds to wait after an action before reading the record.
+    pub stabilization_seconds: u32,
+    /// Seconds after the action by which the incident must be resolved.
+    pub deadline_seconds: u32,
+    /// Seconds an incident record is kept (TTL).
+    pub retention_seconds: i64,
+    /// Replicas bound of `scale_deployment`.
+    pub max_replicas: u32,
+}
+
+/// The resources the runbook touches.
+#[derive(Debug, Clone, Copy)]
+pub struct RunbookWiring<'a> {
+    /// `sre-incidents`.
+    pub table: &'a RecordTable,
+    /// `sre-incident-notifications`.
+    pub topic: &'a NotificationTopic,
+    /// `runbook_action`.
+    pub action: &'a Function,
+    /// The platform bus.
+    pub bus: &'a EventBus,
+}
+
+fn key() -> serde_json::Value {
+    json!({
+        rec::INCIDENT_ID: {"S.$": "$.detail.incident_id"},
+        rec::TIMESTAMP: {"S.$": "$.detail.starts_at"},
+    })
+}
+
+/// Builds the definition; the integrations grant their permissions to the state machine's role.
+#[allow(clippy::too_many_lines)]
+pub fn definition(
+    wiring: RunbookWiring<'_>,
+    timing: RunbookTiming,
+    x: &mut Integrations<'_>,
+) -> Result<Definition, Error> {
+    let mut b =
+        Builder::new("incident-response-runbook: record, remediate, verify, escalate or resolve");
+    let route = b.declare("RouteByDetailType");
+    let expiry = b.declare("ComputeExpiry");
+    let record = b.declare("RecordIncident");
+    let duplicate = b.declare("DuplicateIncident");
+    let evaluate = b.declare("EvaluateIncident");
+    let no_action = b.declare("NoRemediation");
+    let choose = b.declare("ChooseAction");
+    let prepare: Vec<_> = Action::ALL
+        .iter()
+        .map(|a| (*a, b.declare(&format!("Prepare{}", pascal(a.as_str())))))
+        .collect();
+    let mark = b.declare("MarkRemediating");
+    let invoke = b.declare("InvokeRunbookAction");
+    let emit = b.declare("EmitActionCompleted");
+    let start_verify = b.declare("StartVerification");
+    let wait = b.declare("WaitForStabilization");
+    let read = b.declare("ReadIncident");
+    let is_resolved = b.declare("IsResolved");
+    let count = b.declare("CountAttempt");
+    let remediated = b.declare("Remediated");
+    let escalate = b.declare("Escalate");
+    let notify = b.declare("NotifyEscalation");
+    let escalated = b.declare("Escalated");
+    let resolve_expiry = b.declare("ComputeResolvedExpiry");
+    let resolve = b.declare("ResolveIncident");
+    let already = b.declare("AlreadyResolved");
+    let resolved = b.declare("Resolved");
+
+    b.define(
+        &route,
+        State::Choice(
+            Choice::new()
+                .when(
+                    Cond::string_equals("$.detail-type", DetailType::IncidentResolved.as_str()),
+                    &resolve_expiry,
+                )
+                .otherwise(&expiry),
+        ),
+    );
+    b.define(
+        &expiry,
+        State::Pass(
+            Pass::parameters(
+                json!({"epoch.$": format!("States.MathAdd($.detail.received_at_epoch, {})", timing.retention_seconds)}),
+                Next::To(record.clone()),
+            )
+            .result_path(ResultPath::At("$.expiry".into())),
+        ),
+    );
+    b.define(
+        &record,
+        State::Task(
+            x.put_item(
+                wiring.table,
+                "IncidentsTable",
+                json!({
+                    "Item": {
+                        rec::INCIDENT_ID: {"S.$": "$.detail.incident_id"},
+                        rec::TIMESTAMP: {"S.$": "$.detail.starts_at"},
+                        "status": {"S": status::OPEN},
+                        "alert_name": {"S.$": "$.detail.alert_name"},
+                        "severity": {"S.$": "$.detail.severity"},
+                        "summary": {"S.$": "$.detail.summary"},
+                        "received_at": {"S.$": "$.detail.received_at"},
+                        rec::EXPIRES_AT: {"N.$": "States.Format('{}', $.expiry.epoch)"},
+                    },
+                    "ConditionExpression": "attribute_not_exists(incident_id)",
+                }),
+                Next::To(evaluate.clone()),
+            )
+            .result_path(ResultPath::Discard)
+            .catch(Catch {
+                errors: vec!["DynamoDB.ConditionalCheckFailedException".into()],
+                result_path: Some("$.error".into()),
+                next: duplicate.clone(),
+            }),
+        ),
+    );
+    b.define(&duplicate, State::Succeed);
+    b.define(
+        &evaluate,
+        State::Choice(
+            Choice::new()
+                .when(
+                    Cond::string_equals("$.detail.severity", Severity::Info.as_str()),
+                    &no_action,
+                )
+                .when(Cond::is_present("$.detail.runbook.action", true), &choose)
+                .when(
+                    Cond::string_equals("$.detail.severity", Severity::Critical.as_str()),
+                    &escalate,
+                )
+                .otherwise(&no_action),
+        ),
+    );
+    b.define(&no_action, State::Succeed);
+    let mut chooser = Choice::new();
+    for (action, state) in &prepare {
+        chooser = chooser.when(
+            Cond::string_equals("$.detail.runbook.action", action.as_str()),
+            state,
+        );
+    }
+    b.define(&choose, State::Choice(chooser.otherwise(&escalate)));
+    for (action, state) in &prepare {
+        let mut request = json!({
+            "incident_id.$": "$.detail.incident_id",
+            "action": action.as_str(),
+            "target.$": "$.detail.runbook.target",
+            "dry_run": false,
+        });
+        if *action == Action::ScaleDeployment {
+            request["max_replicas"] = json!(timing.max_replicas);
+        }
+        b.define(
+            state,
+            State::Pass(
+                Pass::parameters(request, Next::To(mark.clone()))
+                    .result_path(ResultPath::At("$.request".into())),
+            ),
+        );
+    }
+    b.define(
+        &mark,
+        State::Task(
+            x.update_item(
+                wiring.table,
+                "IncidentsTable",
+                json!({
+                    "Key": key(),
+                    "UpdateExpression": "SET #status = :status, actions_taken = list_append(if_not_exists(actions_taken, :none), :action)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":status": {"S": status::REMEDIATING},
+                        ":none": {"L": []},
+                        ":action": {"L": [{"S.$": "$.request.action"}]},
+                    },
+                }),
+                Next::To(invoke.clone()),
+            )
+            .result_path(ResultPath::Discard),
+        ),
+    );
+    b.define(
+        &invoke,
+        State::Task(
+            x.invoke(
+                wiring.action,
+                "RunbookActionFunction",
+                "$.request",
+                Next::To(emit.clone()),
+            )
+            .result_selector(json!({"result.$": "$.Payload"}))
+            .result_path(ResultPath::At("$.action".into()))
+            .retry(Retry {
+                errors: vec![
+                    ERROR_RETRYABLE.into(),
+                    "Lambda.ServiceException".into(),
+                    "Lambda.AWSLambdaException".into(),
+                    "Lambda.SdkClientException".into(),
+                    "Lambda.TooManyRequestsException".into(),
+                ],
+                interval_seconds: 2,
+                max_attempts: 3,
+                backoff_rate: 2.0,
+            })
+            .catch(Catch {
+                errors: vec![ERROR_NON_RETRYABLE.into(), "States.ALL".into()],
+                result_path: Some("$.error".into()),
+                next: escalate.clone(),
+            }),
+        ),
+    );
+    b.define(
+        &emit,
+        State::Task(
+            x.put_event(
+                wiring.bus,
+                "EventBus",
+                Source::Runbook.as_str(),
+                DetailType::ActionCompleted.as_str(),
+                "$.action.result",
+                Next::To(start_verify.clone()),
+            )
+            .result_path(ResultPath::Discard),
+        ),
+    );
+    let attempts = timing
+        .deadline_seconds
+        .div_ceil(timing.stabilization_seconds.max(1))
+        .max(1);
+    b.define(
+        &start_verify,
+        State::Pass(
+            Pass::result(json!({"count": 0}), Next::To(wait.clone()))
+                .result_path(ResultPath::At("$.attempts".into())),
+        ),
+    );
+    b.define(
+        &wait,
+        State::Wait {
+            seconds: timing.stabilization_seconds,
+            next: Next::To(read.clone()),
+        },
+    );
+    b.define(
+        &read,
+        State::Task(
+            x.get_item(
+                wiring.table,
+                "IncidentsTable",
+                json!({"Key": key(), "ConsistentRead": true, "ProjectionExpression": "#status", "ExpressionAttributeNames": {"#status": "status"}}),
+                Next::To(is_resolved.clone()),
+            )
+            .result_selector(json!({"status.$": "$.Item.status.S"}))
+            .result_path(ResultPath::At("$.record".into())),
+        ),
+    );
+    b.define(
+        &is_resolved,
+        State::Choice(
+            Choice::new()
+                .when(
+                    Cond::string_equals("$.record.status", status::RESOLVED),
+                    &remediated,
+                )
+                .when(
+                    Cond::at_least("$.attempts.count", i64::from(attempts)),
+                    &escalate,
+                )
+                .otherwise(&count),
+        ),
+    );
+    b.define(
+        &count,
+        State::Pass(
+            Pass::parameters(
+                json!({"count.$": "States.MathAdd($.attempts.count, 1)"}),
+                Next::To(wait.clone()),
+            )
+            .result_path(ResultPath::At("$.attempts".into())),
+        ),
+    );
+    b.define(&remediated, State::Succeed);
+    b.define(
+        &escalate,
+        State::Task(
+            x.update_item(
+                wiring.table,
+                "IncidentsTable",
+                json!({
+                    "Key": key(),
+                    "UpdateExpression": "SET #status = :status, escalated_at = :at",
+                    "ConditionExpression": "attribute_not_exists(resolved_at)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":status": {"S": status::ESCALATED},
+                        ":at": {"S.$": "$$.State.EnteredTime"},
+                    },
+                }),
+                Next::To(notify.clone()),
+            )
+            .result_path(ResultPath::Discard)
+            .catch(Catch {
+                errors: vec!["DynamoDB.ConditionalCheckFailedException".into()],
+                result_path: Some("$.error".into()),
+                next: remediated.clone(),
+            }),
+        ),
+    );
+    b.define(
+        &notify,
+        State::Task(
+            x.publish(
+                wiring.topic,
+                "NotificationsTopic",
+                json!({
+                    "Subject": "Incident escalated",
+                    "Message.$": "$",
+                }),
+                Next::To(escalated.clone()),
+            )
+            .result_path(ResultPath::Discard),
+        ),
+    );
+    b.define(&escalated, State::Succeed);
+    b.define(
+        &resolve_expiry,
+        State::Pass(
+            Pass::parameters(
+                json!({"epoch.$": format!("States.MathAdd($.detail.received_at_epoch, {})", timing.retention_seconds)}),
+                Next::To(resolve.clone()),
+            )
+            .result_path(ResultPath::At("$.expiry".into())),
+        ),
+    );
+    b.define(
+        &resolve,
+        State::Task(
+            x.update_item(
+                wiring.table,
+                "IncidentsTable",
+                json!({
+                    "Key": key(),
+                    "UpdateExpression": "SET #status = :status, resolved_at = :resolved_at, time_to_resolve_seconds = :ttr, alert_name = if_not_exists(alert_name, :name), expires_at = if_not_exists(expires_at, :expires)",
+                    "ConditionExpression": "attribute_not_exists(resolved_at)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":status": {"S": status::RESOLVED},
+                        ":resolved_at": {"S.$": "$.detail.resolved_at"},
+                        ":ttr": {"N.$": "States.Format('{}', $.detail.time_to_resolve_seconds)"},
+                        ":name": {"S.$": "$.detail.alert_name"},
+                        ":expires": {"N.$": "States.Format('{}', $.expiry.epoch)"},
+                    },
+                }),
+                Next::To(resolved.clone()),
+            )
+            .result_path(ResultPath::Discard)
+            .catch(Catch {
+                errors: vec!["DynamoDB.ConditionalCheckFailedException".into()],
+                result_path: Some("$.error".into()),
+                next: already.clone(),
+            }),
+        ),
+    );
+    b.define(&already, State::Succeed);
+    b.define(&resolved, State::Succeed);
+    b.build(&route)
+}
+
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}

@@ -1,0 +1,565 @@
+//! The event pipeline's wiring: webhook API -> alert_ingest -> bus -> rules -> runbook state
+//! machine, notifications and audit log; runbook_action; IAM from the wiring; meta-monitoring.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::pipeline::{Assets, PipelineData};
+use super::runbook::{self, RunbookTiming, RunbookWiring};
+use crate::Error;
+use crate::aws::Tags;
+use crate::aws::apigateway::{Route, WebhookApi, WebhookApiProps};
+use crate::aws::cloudwatch::{Metric, dashboard, error_rate_alarm, metric_alarm};
+use crate::aws::events::{Delivery, EventBus, Pattern, Rule, RuleTarget};
+use crate::aws::iam::{ServiceRole, Statement};
+use crate::aws::lambda::{Function, FunctionProps};
+use crate::aws::logs::LogGroup;
+use crate::aws::stepfunctions::{Integrations, StateMachine, StateMachineProps};
+use crate::cfn::{Expr, Output, Parameter, Template, Value};
+use crate::contract::events::{BUS_NAME, DetailType, Source};
+use crate::contract::webhook::{alertmanager, datadog};
+use crate::resources::cloudwatch::alarm::{ComparisonOperator, Statistic};
+use crate::resources::ec2::{SecurityGroup, security_group};
+use crate::settings::Settings;
+
+/// Requests per second the webhook stage accepts (steady state).
+pub const API_RATE_LIMIT: f64 = 1000.0;
+/// Days the bus archive keeps every event.
+pub const ARCHIVE_DAYS: i64 = 7;
+/// Days the audit log keeps every event.
+pub const AUDIT_RETENTION_DAYS: i64 = 365;
+/// The SSM SecureString holding the webhook bearer token (created out of band: CloudFormation
+/// cannot create SecureString parameters).
+pub const WEBHOOK_TOKEN_PARAMETER: &str = "/sre-platform/webhook-token";
+
+/// What the wiring made, for outputs and other stacks.
+#[derive(Debug)]
+pub struct Wired {
+    api: WebhookApi,
+    bus: EventBus,
+    machine: StateMachine,
+    ingest_role: Expr,
+    action_role: Expr,
+    events_role: Expr,
+    machine_role: Expr,
+}
+
+impl Wired {
+    /// Adds the outputs the cluster side and deploy need.
+    pub fn outputs(&self, t: &mut Template, export: &dyn Fn(&str) -> Expr) {
+        let url = self.api.url();
+        let out = |t: &mut Template, id: &str, value: Expr, what: &str| {
+            t.output(id, Output::new(value).description(what).export(export(id)));
+        };
+        out(
+            t,
+            "WebhookBaseUrl",
+            url,
+            "Base URL of the webhook API stage",
+        );
+        out(
+            t,
+            "AlertmanagerWebhookUrl",
+            Expr::join(
+                "",
+                [
+                    Value::from(self.api.url()),
+                    Value::from("/webhook/alertmanager"),
+                ],
+            ),
+            "Alertmanager's webhook receiver URL",
+        );
+        out(
+            t,
+            "DatadogWebhookUrl",
+            Expr::join(
+                "",
+                [Value::from(self.api.url()), Value::from("/webhook/datadog")],
+            ),
+            "Datadog's webhook URL",
+        );
+        out(
+            t,
+            "WebhookApiKeyId",
+            self.api.key_id(),
+            "Id of the senders' API key (value: aws apigateway get-api-key --include-value)",
+        );
+        out(
+            t,
+            "EventBusArn",
+            self.bus.arn(),
+            "ARN of the platform event bus",
+        );
+        out(
+            t,
+            "EventBusName",
+            self.bus.name_expr(),
+            "Name of the platform event bus",
+        );
+        out(
+            t,
+            "RunbookStateMachineArn",
+            self.machine.arn(),
+            "ARN of the runbook state machine",
+        );
+        out(
+            t,
+            "AlertIngestRoleArn",
+            self.ingest_role.clone(),
+            "Role of alert_ingest",
+        );
+        out(
+            t,
+            "RunbookActionRoleArn",
+            self.action_role.clone(),
+            "Role of runbook_action (map it to the Kubernetes remediation group with an EKS access entry)",
+        );
+        out(
+            t,
+            "EventsTargetRoleArn",
+            self.events_role.clone(),
+            "Role EventBridge uses to start the runbook",
+        );
+        out(
+            t,
+            "RunbookRoleArn",
+            self.machine_role.clone(),
+            "Role of the runbook state machine",
+        );
+    }
+}
+
+/// A draft-04 JSON Schema of a payload type, as API Gateway models want it.
+pub fn request_model<T: schemars::JsonSchema>() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<T>();
+    let mut json = serde_json::to_value(schema).unwrap_or_default();
+    json["$schema"] = json!("http://json-schema.org/draft-04/schema#");
+    json
+}
+
+/// Wires the event pipeline onto the data layer.
+#[allow(clippy::too_many_lines)]
+pub fn event_pipeline(
+    t: &mut Template,
+    settings: &Settings,
+    assets: &Assets,
+    data: &PipelineData,
+) -> Result<Wired, Error> {
+    let p = &settings.pipeline;
+    let tags = Tags(settings.tags.clone());
+    let bucket = t.parameter(
+        "AssetsBucket",
+        Parameter::string()
+            .description("S3 bucket holding the functions' code (lambdas/<name>/<sha256>.zip)")
+            .default_value(p.assets_bucket.clone())
+            .length(3, 63),
+    );
+
+    let bus = EventBus::new(t, "Platform", &settings.name(BUS_NAME), ARCHIVE_DAYS, &tags);
+    let audit = LogGroup::new(
+        t,
+        "Audit",
+        &format!("/aws/events/{}", settings.name("sre-platform-audit")),
+        &data.key,
+        AUDIT_RETENTION_DAYS,
+        &tags,
+    );
+    audit.allow_eventbridge(t, "Audit");
+
+    // alert_ingest: webhook -> events.
+    let mut ingest_role = ServiceRole::new(
+        "AlertIngest",
+        "lambda.amazonaws.com",
+        "alert_ingest: puts incident events on the platform bus",
+    );
+    bus.grant_put_events(&mut ingest_role);
+    ingest_role.grant(
+        Statement::allow(["ssm:GetParameter"]).on(Expr::sub(format!(
+            "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{WEBHOOK_TOKEN_PARAMETER}"
+        ))),
+    );
+    let ingest_env: BTreeMap<String, Value<String>> = [
+        ("EVENT_BUS_NAME", Value::from(bus.name_expr())),
+        (
+            "WEBHOOK_TOKEN_PARAMETER",
+            Value::from(WEBHOOK_TOKEN_PARAMETER),
+        ),
+        ("RUST_LOG", Value::from("info")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let ingest = Function::new(
+        t,
+        "AlertIngest",
+        FunctionProps {
+            name: settings.name("sre-alert-ingest"),
+            description:
+                "Receives Alertmanager and Datadog webhooks, puts incident events on the bus".into(),
+            asset: assets.alert_ingest.clone(),
+            size: p.ingest.clone(),
+            architecture: p.lambda_architecture,
+            environment: ingest_env,
+            vpc: None,
+            tags: tags.clone(),
+        },
+        &mut ingest_role,
+        &bucket,
+        &data.key,
+    );
+
+    // runbook_action: acts on the cluster, in the private subnets.
+    let mut action_role = ServiceRole::new(
+        "RunbookAction",
+        "lambda.amazonaws.com",
+        "runbook_action: scales, restarts, drains, flips the degraded-mode flag",
+    );
+    data.degraded_mode.grant_read_write(&mut action_role);
+    data.incidents.grant_read(&mut action_role);
+    action_role.grant(
+        Statement::allow(["eks:DescribeCluster"]).on(Expr::sub(format!(
+            "arn:${{AWS::Partition}}:eks:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{}",
+            p.cluster_name
+        ))),
+    );
+    let sg = t.add_with(
+        "RunbookActionSecurityGroup",
+        SecurityGroup::new(
+            "runbook_action: HTTPS out to the EKS API and AWS endpoints, nothing in",
+        )
+        .vpc_id(p.vpc_id.as_str())
+        .security_group_egress(vec![
+            security_group::Egress::new("tcp")
+                .cidr_ip("0.0.0.0/0")
+                .from_port(443)
+                .to_port(443)
+                .description("HTTPS to the EKS API and AWS APIs"),
+        ])
+        .tags(tags.to_list(|k, v| security_group::Tag::new(k, v))),
+        crate::cfn::Attributes::new(),
+    );
+    let action_env: BTreeMap<String, Value<String>> = [
+        ("CLUSTER_NAME", Value::from(p.cluster_name.as_str())),
+        (
+            "ALLOWED_NAMESPACES",
+            Value::from(p.allowed_namespaces.join(",")),
+        ),
+        (
+            "DEGRADED_MODE_PARAMETER",
+            Value::from(data.degraded_mode.name()),
+        ),
+        ("INCIDENTS_TABLE", Value::from(data.incidents.name())),
+        ("RUST_LOG", Value::from("info")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let action = Function::new(
+        t,
+        "RunbookAction",
+        FunctionProps {
+            name: settings.name("sre-runbook-action"),
+            description: "Runs runbook actions on the EKS cluster".into(),
+            asset: assets.runbook_action.clone(),
+            size: p.runbook_action.clone(),
+            architecture: p.lambda_architecture,
+            environment: action_env,
+            vpc: Some((p.private_subnet_ids.clone(), vec![sg.get_att("GroupId")])),
+            tags: tags.clone(),
+        },
+        &mut action_role,
+        &bucket,
+        &data.key,
+    );
+
+    // The runbook.
+    let mut machine_role = ServiceRole::new(
+        "Runbook",
+        "states.amazonaws.com",
+        "incident-response-runbook: records incidents, invokes runbook_action, notifies",
+    );
+    let (definition, substitutions) = {
+        let mut x = Integrations::new(&mut machine_role);
+        let definition = runbook::definition(
+            RunbookWiring {
+                table: &data.incidents,
+                topic: &data.notifications,
+                action: &action,
+                bus: &bus,
+            },
+            RunbookTiming {
+                stabilization_seconds: p.stabilization_seconds,
+                deadline_seconds: p.remediation_deadline_seconds,
+                retention_seconds: i64::from(settings.incidents.ttl_days) * 86_400,
+                max_replicas: p.max_replicas,
+            },
+            &mut x,
+        )?;
+        (definition, x.into_substitutions())
+    };
+    data.key.grant_encrypt_decrypt(&mut machine_role);
+    let machine = StateMachine::new(
+        t,
+        "Runbook",
+        StateMachineProps {
+            name: settings.name("incident-response-runbook"),
+            definition,
+            substitutions,
+            tags: tags.clone(),
+        },
+        &mut machine_role,
+        &data.key,
+    );
+
+    // Rules.
+    let mut events_role = ServiceRole::new(
+        "EventsTargets",
+        "events.amazonaws.com",
+        "EventBridge: starts the runbook for incident events",
+    );
+    let delivery = Delivery {
+        max_event_age_seconds: 3600,
+        max_retry_attempts: 10,
+    };
+    let lifecycle = Rule::new(
+        t,
+        "IncidentLifecycle",
+        &bus,
+        "Incidents created and resolved start the runbook",
+        &Pattern::new(
+            &Source::ALERTS,
+            &[DetailType::IncidentCreated, DetailType::IncidentResolved],
+        ),
+        &[RuleTarget::StateMachine(&machine)],
+        &mut events_role,
+        delivery,
+        &data.dead_letters,
+    );
+    let notify = Rule::new(
+        t,
+        "Notify",
+        &bus,
+        "Every incident and action is notified (paging only for critical)",
+        &Pattern::all_platform_events(),
+        &[RuleTarget::Topic(&data.notifications)],
+        &mut events_role,
+        delivery,
+        &data.dead_letters,
+    );
+    let audit_rule = Rule::new(
+        t,
+        "Audit",
+        &bus,
+        "Every platform event is copied to the audit log",
+        &Pattern::all_platform_events(),
+        &[RuleTarget::LogGroup(&audit)],
+        &mut events_role,
+        delivery,
+        &data.dead_letters,
+    );
+    data.dead_letters.allow_eventbridge_rules(
+        t,
+        "DeadLettersPolicy",
+        vec![lifecycle.arn(), notify.arn(), audit_rule.arn()],
+    );
+    data.notifications.allow_services_to_publish(
+        t,
+        "NotificationsPolicy",
+        &["cloudwatch.amazonaws.com", "events.amazonaws.com"],
+    );
+
+    // The webhook API.
+    let api = WebhookApi::new(
+        t,
+        "Webhook",
+        WebhookApiProps {
+            name: settings.name("sre-webhooks"),
+            stage: "v1".into(),
+            rate_limit: API_RATE_LIMIT,
+            burst_limit: i64::from(p.api_burst_limit),
+            routes: vec![
+                Route {
+                    path: vec!["webhook".into(), "alertmanager".into()],
+                    model_name: "AlertmanagerWebhook".into(),
+                    model_schema: request_model::<alertmanager::Webhook>(),
+                },
+                Route {
+                    path: vec!["webhook".into(), "datadog".into()],
+                    model_name: "DatadogWebhook".into(),
+                    model_schema: request_model::<datadog::Webhook>(),
+                },
+            ],
+            tags: tags.clone(),
+        },
+        &ingest,
+        &data.key,
+    );
+
+    // Meta-monitoring.
+    let lambda_metric = |f: &Function, name: &str| {
+        Metric::new(
+            "AWS/Lambda",
+            name,
+            vec![("FunctionName", Value::from(f.name()))],
+        )
+    };
+    error_rate_alarm(
+        t,
+        "IngestErrorRate",
+        &settings.name("sre-ingest-error-rate"),
+        "alert_ingest fails more than 1% of invocations: webhooks may be lost upstream",
+        &lambda_metric(&ingest, "Errors"),
+        &lambda_metric(&ingest, "Invocations"),
+        1.0,
+        &data.notifications,
+    );
+    for (id, rule) in [
+        ("Lifecycle", &lifecycle),
+        ("Notify", &notify),
+        ("Audit", &audit_rule),
+    ] {
+        metric_alarm(
+            t,
+            &format!("{id}FailedInvocations"),
+            &settings.name(&format!("sre-events-{}-failed", id.to_lowercase())),
+            "EventBridge could not deliver events of this rule to its target",
+            &Metric::new(
+                "AWS/Events",
+                "FailedInvocations",
+                vec![("RuleName", Value::from(rule.name()))],
+            ),
+            Statistic::Sum,
+            300,
+            1,
+            ComparisonOperator::GreaterThanThreshold,
+            0.0,
+            &data.notifications,
+        );
+    }
+    metric_alarm(
+        t,
+        "RunbookActionFailures",
+        &settings.name("sre-runbook-action-failures"),
+        "runbook_action failed 3 times in 10 minutes",
+        &lambda_metric(&action, "Errors"),
+        Statistic::Sum,
+        600,
+        1,
+        ComparisonOperator::GreaterThanOrEqualToThreshold,
+        3.0,
+        &data.notifications,
+    );
+    metric_alarm(
+        t,
+        "DeadLetters",
+        &settings.name("sre-dead-letters"),
+        "An event could not be delivered and waits in the dead-letter queue",
+        &Metric::new(
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            vec![(
+                "QueueName",
+                Value::from(settings.name("sre-platform-events-dlq")),
+            )],
+        ),
+        Statistic::Maximum,
+        300,
+        1,
+        ComparisonOperator::GreaterThanThreshold,
+        0.0,
+        &data.notifications,
+    );
+    metric_alarm(
+        t,
+        "RunbookExecutionsFailed",
+        &settings.name("sre-runbook-executions-failed"),
+        "A runbook execution failed",
+        &Metric::new(
+            "AWS/States",
+            "ExecutionsFailed",
+            vec![("StateMachineArn", Value::from(machine.arn()))],
+        ),
+        Statistic::Sum,
+        300,
+        1,
+        ComparisonOperator::GreaterThanThreshold,
+        0.0,
+        &data.notifications,
+    );
+    dashboard(
+        t,
+        "Platform",
+        &settings.name("sre-platform"),
+        dashboard_widgets(settings, &ingest, &action),
+    );
+
+    let wired = Wired {
+        api,
+        bus,
+        machine,
+        ingest_role: ingest_role.arn(),
+        action_role: action_role.arn(),
+        events_role: events_role.arn(),
+        machine_role: machine_role.arn(),
+    };
+    ingest_role.finish(t);
+    action_role.finish(t);
+    machine_role.finish(t);
+    events_role.finish(t);
+    Ok(wired)
+}
+
+fn dashboard_widgets(
+    settings: &Settings,
+    ingest: &Function,
+    action: &Function,
+) -> Vec<serde_json::Value> {
+    let region = "${AWS::Region}";
+    let machine = format!(
+        "arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{}",
+        settings.name("incident-response-runbook")
+    );
+    let metric_widget = |title: &str, x: i64, y: i64, metrics: serde_json::Value, stat: &str| {
+        json!({
+            "type": "metric", "x": x, "y": y, "width": 12, "height": 6,
+            "properties": {"title": title, "region": region, "stat": stat, "period": 300, "view": "timeSeries", "metrics": metrics}
+        })
+    };
+    vec![
+        metric_widget(
+            "Alert volume (webhook invocations)",
+            0,
+            0,
+            json!([
+                ["AWS/Lambda", "Invocations", "FunctionName", ingest.name()],
+                [".", "Errors", ".", "."]
+            ]),
+            "Sum",
+        ),
+        metric_widget(
+            "Remediation outcomes",
+            12,
+            0,
+            json!([
+                [
+                    "AWS/States",
+                    "ExecutionsSucceeded",
+                    "StateMachineArn",
+                    machine
+                ],
+                [".", "ExecutionsFailed", ".", "."],
+                ["AWS/Lambda", "Errors", "FunctionName", action.name()]
+            ]),
+            "Sum",
+        ),
+        metric_widget(
+            "Time to resolve (runbook execution time, ms)",
+            0,
+            6,
+            json!([["AWS/States", "ExecutionTime", "StateMachineArn", machine, {"stat": "p90"}], ["...", {"stat": "Average"}]]),
+            "Average",
+        ),
+    ]
+}

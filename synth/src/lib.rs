@@ -1,0 +1,3 @@
+//! The parts of `synth` that tests and benchmarks share with the binary.
+
+pub mod assets;
