@@ -22,6 +22,18 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     .tools/venv/bin/pip install --quiet --disable-pip-version-check -r .ci/requirements.txt
   fi
 fi
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  # promtool and amtool (cluster-side rule files, tests and Alertmanager configuration).
+  if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
+    step "installing promtool and amtool (Debian packages prometheus, prometheus-alertmanager)"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    if ! $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager; then
+      $sudo apt-get update
+      $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager
+    fi
+  fi
+fi
 export PATH="$root/.tools/venv/bin:$PATH"
 export CFN_LINT="$root/.tools/venv/bin/cfn-lint"
 

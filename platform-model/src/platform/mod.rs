@@ -1,6 +1,9 @@
 //! The platform itself: every stack and file of one environment, assembled from its settings.
 
+mod cluster;
 mod pipeline;
+
+pub use cluster::cluster_artifacts;
 
 pub use pipeline::{PipelineData, STACK as PIPELINE_STACK, data_layer, pipeline_stack};
 
@@ -13,6 +16,18 @@ use crate::settings::Settings;
 pub enum ArtifactKind {
     /// A CloudFormation template (JSON), one per stack.
     CloudformationTemplate,
+    /// Kubernetes objects (YAML, one or more documents).
+    KubernetesYaml,
+    /// A Prometheus rule file (`groups:`), also deployed as a PrometheusRule.
+    PrometheusRules,
+    /// A promtool unit-test file for a rule file.
+    PromtoolTest,
+    /// An Alertmanager configuration file.
+    AlertmanagerConfig,
+    /// Values for a Helm chart.
+    HelmValues,
+    /// A Grafana dashboard (JSON).
+    GrafanaDashboard,
 }
 
 /// One generated file of an environment.
@@ -45,6 +60,7 @@ pub fn synthesize(settings: &Settings) -> Result<Vec<Artifact>, Error> {
         items: template.resource_count(),
         contents: template.render()?,
     });
+    out.extend(cluster_artifacts(settings)?);
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
