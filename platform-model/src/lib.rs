@@ -13,6 +13,7 @@
 //! | [`aws`] | hand-written constructs over the generated types: safe defaults, key policies, grants |
 //! | [`contract`] | the event contract shared by producers, consumers and routing |
 //! | [`settings`] | per-environment settings (`dev`, `staging`, `prod`) and their JSON Schema |
+//! | [`k8s`] | Kubernetes objects (`k8s-openapi`) and the Prometheus operator's custom resources; the checkout workload; remediation RBAC |
 //! | [`monitoring`] | alerts, SLOs and their burn-rate alerts, rule sets with promtool tests, the alert -> runbook catalog |
 //! | [`yaml`] | deterministic YAML rendering |
 //! | [`platform`] | the platform itself: every stack of one environment |
@@ -54,6 +55,7 @@ pub mod aws;
 pub mod cfn;
 pub mod contract;
 mod error;
+pub mod k8s;
 pub mod monitoring;
 #[cfg(feature = "platform")]
 pub mod platform;

@@ -20,3 +20,7 @@ pub use catalog::{
 };
 pub use promtool::{AlertRuleTest, EVALUATION_INTERVAL, ExpAlert, InputSeries, RuleSet, TestGroup};
 pub use slo::{BurnWindow, STANDARD_WINDOWS, Sli, Slo, duration};
+
+pub mod alertmanager;
+pub mod dashboards;
+pub mod helm;

@@ -3,7 +3,7 @@
 mod cluster;
 mod pipeline;
 
-pub use cluster::cluster_artifacts;
+pub use cluster::{ACCESS_STACK, access_stack, cluster_artifacts};
 
 pub use pipeline::{PipelineData, STACK as PIPELINE_STACK, data_layer, pipeline_stack};
 
