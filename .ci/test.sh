@@ -34,6 +34,16 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     fi
   fi
 fi
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  # Validators of the Prometheus operator's custom resources (npm, pinned by the lockfile).
+  if ! cmp -s .ci/crd-validate/package-lock.json .tools/crd-validate/package-lock.json \
+     || [ ! -d .tools/crd-validate/node_modules ]; then
+    step "installing the CRD validators into .tools/crd-validate (npm ci)"
+    mkdir -p .tools/crd-validate
+    cp .ci/crd-validate/package.json .ci/crd-validate/package-lock.json .tools/crd-validate/
+    (cd .tools/crd-validate && npm ci --silent --no-audit --no-fund)
+  fi
+fi
 export PATH="$root/.tools/venv/bin:$PATH"
 export CFN_LINT="$root/.tools/venv/bin/cfn-lint"
 

@@ -471,3 +471,54 @@ fn every_alert_carries_severity_and_its_runbook_labels() {
         }
     }
 }
+
+#[test]
+fn custom_resources_pass_the_operators_crd_schemas() {
+    // kubernetes-validate skips custom resources; these validators are compiled from the
+    // Prometheus operator's CRD schemas (@kubernetes-models/prometheus-operator), so they check
+    // what the Rust types cannot: enums, patterns (durations), required fields.
+    let dir = workspace_root().join(".tools/crd-validate");
+    let install = "mkdir -p .tools/crd-validate && cp .ci/crd-validate/package*.json \
+                   .tools/crd-validate/ && (cd .tools/crd-validate && npm ci)";
+    assert!(
+        dir.join("node_modules/@kubernetes-models/prometheus-operator")
+            .exists(),
+        "the CRD validators are not installed. Run the test suite with `.ci/test.sh` (installs them), or: {install}"
+    );
+    let script =
+        std::fs::read_to_string(workspace_root().join(".ci/crd-validate/validate.mjs")).unwrap();
+    let w = Written::all();
+    let crs: Vec<serde_json::Value> = objects(&w)
+        .into_iter()
+        .filter(|(_, _, d)| d["apiVersion"] == "monitoring.coreos.com/v1")
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(crs.len(), 9);
+    let input = w.dir.path().join("custom-resources.json");
+    std::fs::write(&input, serde_json::to_string(&crs).unwrap()).unwrap();
+    // `--eval` resolves packages from the working directory: the installed node_modules.
+    let out = Command::new("node")
+        .args(["--input-type=module", "--eval", &script])
+        .arg(&input)
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("node is not installed ({e})"));
+    assert_ok("CRD schema validation", &input, &out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("9 valid, 0 invalid"));
+
+    // And it is not vacuous: a `for` that is not a Prometheus duration is refused.
+    let mut broken = crs.clone();
+    let rule = broken
+        .iter_mut()
+        .find(|d| d["kind"] == "PrometheusRule")
+        .unwrap();
+    rule["spec"]["groups"][0]["rules"][0]["for"] = "5 minutes".into();
+    std::fs::write(&input, serde_json::to_string(&broken).unwrap()).unwrap();
+    let out = Command::new("node")
+        .args(["--input-type=module", "--eval", &script])
+        .arg(&input)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a bad duration passed");
+}
