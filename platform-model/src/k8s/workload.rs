@@ -468,8 +468,77 @@ pub fn prometheus_rule(set: &RuleSet) -> PrometheusRule {
     r
 }
 
+/// Checks the settings the checkout objects are built from, naming the key and what was
+/// expected.
+pub fn check_settings(settings: &Settings) -> Result<(), Error> {
+    let c = &settings.checkout;
+    let mut problems = Vec::new();
+    if c.max_replicas < c.replicas {
+        problems.push(format!(
+            "checkout.max_replicas ({}) is below checkout.replicas ({})",
+            c.max_replicas, c.replicas
+        ));
+    }
+    if c.replicas < 2 {
+        problems.push(format!(
+            "checkout.replicas ({}) must be at least 2: the PodDisruptionBudget allows one pod down, so a single replica would stop node drains",
+            c.replicas
+        ));
+    }
+    if !(0.0..=1.0).contains(&c.error_rate) {
+        problems.push(format!(
+            "checkout.error_rate ({}) must be within 0.0-1.0",
+            c.error_rate
+        ));
+    }
+    if c.image.trim().is_empty() || c.image.contains(char::is_whitespace) {
+        problems.push(format!(
+            "checkout.image ({:?}) must be an image reference",
+            c.image
+        ));
+    }
+    if !c.certificate_arn.starts_with("arn:aws:acm:") {
+        problems.push(format!(
+            "checkout.certificate_arn ({:?}) must be an ACM certificate ARN (arn:aws:acm:...)",
+            c.certificate_arn
+        ));
+    }
+    if let Some(acl) = &c.waf_acl_arn
+        && !acl.starts_with("arn:aws:wafv2:")
+    {
+        problems.push(format!(
+            "checkout.waf_acl_arn ({acl:?}) must be a WAFv2 web ACL ARN (arn:aws:wafv2:...)"
+        ));
+    }
+    let host_ok = c.host.len() <= 253
+        && c.host.split('.').count() >= 2
+        && c.host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if !host_ok {
+        problems.push(format!(
+            "checkout.host ({:?}) must be a lowercase DNS name",
+            c.host
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Construct {
+            construct: format!("checkout settings of {}", settings.environment),
+            message: problems.join("; "),
+        })
+    }
+}
+
 /// The checkout service's core objects (validated by kubernetes-validate).
 pub fn checkout_manifest(settings: &Settings) -> Result<Manifest, Error> {
+    check_settings(settings)?;
     let mut m = Manifest::new("k8s/checkout.yaml");
     m.push(&namespace())?;
     m.push(&service_account(settings))?;
@@ -491,4 +560,26 @@ pub fn monitoring_manifest(rule_sets: &[RuleSet]) -> Result<Manifest, Error> {
         m.push(&prometheus_rule(set))?;
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Environment;
+
+    #[test]
+    fn inconsistent_settings_are_refused_naming_the_keys() {
+        let mut s = Settings::embedded(Environment::Prod).unwrap();
+        s.checkout.max_replicas = 1;
+        s.checkout.certificate_arn = "cert".into();
+        s.checkout.host = "Checkout".into();
+        let e = checkout_manifest(&s).unwrap_err().to_string();
+        for key in [
+            "checkout.max_replicas",
+            "checkout.certificate_arn",
+            "checkout.host",
+        ] {
+            assert!(e.contains(key), "{e}");
+        }
+    }
 }

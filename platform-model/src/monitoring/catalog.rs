@@ -22,6 +22,9 @@ pub struct CatalogEntry {
     pub severity: Severity,
     /// The runbook the platform runs, if any (`None`: notify only).
     pub runbook: Option<RunbookRef>,
+    /// For `scale_deployment`: the replicas the runbook may scale to at most (the settings'
+    /// `checkout.max_replicas`, also the autoscaler's maximum).
+    pub max_replicas: Option<u32>,
 }
 
 fn checkout_target() -> Target {
@@ -199,10 +202,16 @@ pub fn catalog(settings: &Settings) -> Result<Vec<CatalogEntry>, Error> {
     let mut out: Vec<CatalogEntry> = Vec::new();
     for set in rule_sets(settings)? {
         for a in &set.alerts {
+            let runbook = a.runbook_ref().cloned();
+            let max_replicas = runbook
+                .as_ref()
+                .filter(|r| r.action == Action::ScaleDeployment)
+                .map(|_| settings.checkout.max_replicas);
             let entry = CatalogEntry {
                 alert: a.name().to_owned(),
                 severity: a.severity_level(),
-                runbook: a.runbook_ref().cloned(),
+                runbook,
+                max_replicas,
             };
             if !out.contains(&entry) {
                 out.push(entry);
