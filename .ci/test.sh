@@ -22,18 +22,26 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     .tools/venv/bin/pip install --quiet --disable-pip-version-check -r .ci/requirements.txt
   fi
 fi
-
-# Debian packages the tests run (promtool for the checkout service's metrics; more tools
-# join as the model grows). Installed only when missing.
 if [ -z "${SKIP_INSTALL:-}" ]; then
-  missing=()
-  command -v promtool >/dev/null || missing+=(prometheus)
-  if [ ${#missing[@]} -gt 0 ]; then
-    step "installing Debian packages: ${missing[*]}"
-    sudo_cmd=""
-    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # promtool and amtool (cluster-side rule files, tests and Alertmanager configuration).
+  if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
+    step "installing promtool and amtool (Debian packages prometheus, prometheus-alertmanager)"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    if ! $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager; then
+      $sudo apt-get update
+      $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager
+    fi
+  fi
+fi
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  # Validators of the Prometheus operator's custom resources (npm, pinned by the lockfile).
+  if ! cmp -s .ci/crd-validate/package-lock.json .tools/crd-validate/package-lock.json \
+     || [ ! -d .tools/crd-validate/node_modules ]; then
+    step "installing the CRD validators into .tools/crd-validate (npm ci)"
+    mkdir -p .tools/crd-validate
+    cp .ci/crd-validate/package.json .ci/crd-validate/package-lock.json .tools/crd-validate/
+    (cd .tools/crd-validate && npm ci --silent --no-audit --no-fund)
   fi
 fi
 if [ -z "${SKIP_INSTALL:-}" ]; then

@@ -13,6 +13,9 @@
 //! | [`aws`] | hand-written constructs over the generated types: safe defaults, key policies, grants |
 //! | [`contract`] | the event contract shared by producers, consumers and routing |
 //! | [`settings`] | per-environment settings (`dev`, `staging`, `prod`) and their JSON Schema |
+//! | [`k8s`] | Kubernetes objects (`k8s-openapi`) and the Prometheus operator's custom resources; the checkout workload; remediation RBAC |
+//! | [`monitoring`] | alerts, SLOs and their burn-rate alerts, rule sets with promtool tests, the alert -> runbook catalog |
+//! | [`yaml`] | deterministic YAML rendering |
 //! | [`platform`] | the platform itself: every stack of one environment |
 //!
 //! # Example: another team's stack on the platform's key
@@ -52,9 +55,12 @@ pub mod aws;
 pub mod cfn;
 pub mod contract;
 mod error;
+pub mod k8s;
+pub mod monitoring;
 #[cfg(feature = "platform")]
 pub mod platform;
 pub mod resources;
 pub mod settings;
+pub mod yaml;
 
 pub use error::{Error, Problems};

@@ -86,10 +86,12 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// The dead-letter queue of undeliverable events.
     pub dead_letter: DeadLetterSettings,
-    /// The checkout service's runtime flags kept in SSM.
+    /// The checkout service: its runtime flags kept in SSM, its Deployment and its alerts.
     pub checkout: CheckoutSettings,
     /// The event pipeline: webhook API, functions, runbook.
     pub pipeline: PipelineSettings,
+    /// The EKS cluster side: add-ons, Alertmanager routing, remediation access.
+    pub cluster: ClusterSettings,
 }
 
 /// Settings of the event pipeline.
@@ -113,13 +115,8 @@ pub struct PipelineSettings {
     /// Seconds after the action by which the incident must be resolved, or it is escalated.
     #[schemars(range(min = 10, max = 86400))]
     pub remediation_deadline_seconds: u32,
-    /// Upper bound of replicas the runbook's `scale_deployment` may set.
-    #[schemars(range(min = 1, max = 1000))]
-    pub max_replicas: u32,
     /// Namespaces the runbook may act in.
     pub allowed_namespaces: Vec<String>,
-    /// The EKS cluster the runbook acts on.
-    pub cluster_name: String,
     /// The VPC of the private subnets.
     pub vpc_id: String,
     /// Private subnets (with a route to the EKS API) that runbook_action runs in.
@@ -200,8 +197,82 @@ pub struct DeadLetterSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutSettings {
-    /// Initial value of the SSM parameter `/checkout/degraded_mode` (the runbook flips it).
+    /// Initial value of the SSM parameter `/checkout/degraded_mode` (the runbook flips it), and
+    /// the `DEGRADED_MODE` environment variable of the pods.
     pub degraded_mode: bool,
+    /// The container image (`repository:tag` or `repository@sha256:...`).
+    pub image: String,
+    /// Replicas of the Deployment; also the autoscaler's minimum (1-100).
+    #[schemars(range(min = 1, max = 100))]
+    pub replicas: u32,
+    /// The autoscaler's maximum, and the bound of the `scale_deployment` runbook (1-100).
+    #[schemars(range(min = 1, max = 100))]
+    pub max_replicas: u32,
+    /// Chaos knob: latency added to every request, in milliseconds (`LATENCY_MS`).
+    pub latency_ms: u32,
+    /// Chaos knob: share of requests answered with 500, 0.0-1.0 (`ERROR_RATE`).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub error_rate: f64,
+    /// The public host name of the service (the Ingress rule and external-dns record).
+    pub host: String,
+    /// The ACM certificate the load balancer terminates TLS with.
+    pub certificate_arn: String,
+    /// A WAFv2 web ACL to attach to the load balancer, when the environment has one.
+    #[serde(default)]
+    pub waf_acl_arn: Option<String>,
+    /// IAM role (name, same account) of the pods' service account (IRSA): reads the SSM flag.
+    pub irsa_role_name: String,
+    /// Alert threshold: p99 latency in seconds above which `CheckoutHighLatency` fires.
+    pub latency_p99_threshold_seconds: f64,
+    /// Alert threshold: error ratio (0.0-1.0) above which `CheckoutHighErrorRate` fires.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub error_ratio_threshold: f64,
+    /// Availability objective of the checkout SLO over 30 days, e.g. `0.999`.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub availability_objective: f64,
+}
+
+/// Settings of the EKS cluster side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// The EKS cluster's name (the access entry is created in it).
+    pub name: String,
+    /// The IAM role (name, same account) of the `runbook_action` Lambda; an EKS access entry
+    /// maps it to the remediation group. (The pipeline stack will own this role; until it
+    /// exports it, the name comes from here.)
+    pub runbook_role_name: String,
+    /// The Alertmanager webhook receiver: the pipeline's `POST /webhook/alertmanager` URL.
+    /// (The pipeline stack will output it; until then it comes from here.)
+    pub alertmanager_webhook_url: HttpsUrl,
+    /// Alertmanager grouping and repetition.
+    pub alertmanager: AlertmanagerSettings,
+    /// IRSA role names (same account) of the cluster add-ons.
+    pub addon_roles: AddonRoles,
+}
+
+/// Alertmanager's route timing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSettings {
+    /// How long to wait to buffer alerts of a new group before the first notification.
+    pub group_wait: PromDuration,
+    /// How long to wait before notifying about new alerts of a group already notified.
+    pub group_interval: PromDuration,
+    /// How long to wait before repeating a notification that was already sent.
+    pub repeat_interval: PromDuration,
+}
+
+/// IRSA role names of the cluster add-ons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddonRoles {
+    /// aws-load-balancer-controller.
+    pub aws_load_balancer_controller: String,
+    /// external-dns.
+    pub external_dns: String,
+    /// cert-manager (DNS-01 through Route 53).
+    pub cert_manager: String,
 }
 
 macro_rules! checked_string {
@@ -316,6 +387,24 @@ checked_string!(
         .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/') && !s.chars().any(char::is_whitespace)),
     "an https:// URL"
 );
+
+checked_string!(
+    /// A Prometheus duration such as `30s`, `5m`, `4h` (one unit: ms, s, m, h, d, w, y).
+    PromDuration,
+    "^[0-9]+(ms|s|m|h|d|w|y)$",
+    |s| {
+        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0 && matches!(&s[digits..], "ms" | "s" | "m" | "h" | "d" | "w" | "y")
+    },
+    "a Prometheus duration such as \"30s\", \"5m\" or \"4h\""
+);
+
+impl Settings {
+    /// The ARN of an IAM role of this environment's account.
+    pub fn role_arn(&self, role_name: &str) -> String {
+        format!("arn:aws:iam::{}:role/{role_name}", self.account_id)
+    }
+}
 
 const EMBEDDED: [(Environment, &str, &str); 3] = [
     (

@@ -166,6 +166,7 @@ pub struct ServiceRole {
     statements: Vec<Statement>,
     managed: Vec<Value<String>>,
     checkov_skips: Vec<(String, String)>,
+    name: Option<String>,
 }
 
 impl ServiceRole {
@@ -178,7 +179,16 @@ impl ServiceRole {
             statements: Vec::new(),
             managed: Vec::new(),
             checkov_skips: Vec::new(),
+            name: None,
         }
+    }
+
+    /// Gives the role a fixed physical name (for references that cannot take an ARN, such as
+    /// an EKS access entry of another stack). Unnamed roles get generated names.
+    #[must_use]
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
     }
 
     /// The role's logical id (checked when the role is added).
@@ -226,6 +236,9 @@ impl ServiceRole {
             Statement::allow(["sts:AssumeRole"]).principal(Principal::service(&self.service)),
         );
         let mut role = Role::new(trust.to_json()).description(self.description.as_str());
+        if let Some(name) = &self.name {
+            role = role.role_name(name.as_str());
+        }
         if !self.statements.is_empty() {
             let mut doc = PolicyDocument::new();
             for s in self.statements {

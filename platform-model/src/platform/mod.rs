@@ -1,8 +1,11 @@
 //! The platform itself: every stack and file of one environment, assembled from its settings.
 
+mod cluster;
 mod pipeline;
 pub mod runbook;
 mod wiring;
+
+pub use cluster::{ACCESS_STACK, access_stack, cluster_artifacts};
 
 pub use pipeline::{Assets, PipelineData, STACK as PIPELINE_STACK, data_layer, pipeline_stack};
 
@@ -15,6 +18,18 @@ use crate::settings::Settings;
 pub enum ArtifactKind {
     /// A CloudFormation template (JSON), one per stack.
     CloudformationTemplate,
+    /// Kubernetes objects (YAML, one or more documents).
+    KubernetesYaml,
+    /// A Prometheus rule file (`groups:`), also deployed as a PrometheusRule.
+    PrometheusRules,
+    /// A promtool unit-test file for a rule file.
+    PromtoolTest,
+    /// An Alertmanager configuration file.
+    AlertmanagerConfig,
+    /// Values for a Helm chart.
+    HelmValues,
+    /// A Grafana dashboard (JSON).
+    GrafanaDashboard,
 }
 
 /// One generated file of an environment.
@@ -48,6 +63,7 @@ pub fn synthesize(settings: &Settings, assets: &Assets) -> Result<Vec<Artifact>,
         items: template.resource_count(),
         contents: template.render()?,
     });
+    out.extend(cluster_artifacts(settings)?);
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }

@@ -221,7 +221,7 @@ pub fn event_pipeline(
     action_role.grant(
         Statement::allow(["eks:DescribeCluster"]).on(Expr::sub(format!(
             "arn:${{AWS::Partition}}:eks:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{}",
-            p.cluster_name
+            settings.cluster.name
         ))),
     );
     let sg = t.add_with(
@@ -241,7 +241,7 @@ pub fn event_pipeline(
         crate::cfn::Attributes::new(),
     );
     let action_env: BTreeMap<String, Value<String>> = [
-        ("CLUSTER_NAME", Value::from(p.cluster_name.as_str())),
+        ("CLUSTER_NAME", Value::from(settings.cluster.name.as_str())),
         (
             "ALLOWED_NAMESPACES",
             Value::from(p.allowed_namespaces.join(",")),
@@ -293,7 +293,7 @@ pub fn event_pipeline(
                 stabilization_seconds: p.stabilization_seconds,
                 deadline_seconds: p.remediation_deadline_seconds,
                 retention_seconds: i64::from(settings.incidents.ttl_days) * 86_400,
-                max_replicas: p.max_replicas,
+                max_replicas: settings.checkout.max_replicas,
             },
             &mut x,
         )?;

@@ -1,0 +1,208 @@
+//! What the runbook may do in the cluster: a Role in `apps` (deployments and their scale, list
+//! pods) and the narrow cluster rights a node drain needs (get/patch nodes, list pods, create
+//! evictions), both bound to one Kubernetes group. The EKS access entry maps the runbook
+//! Lambda's IAM role to that group (no `aws-auth` ConfigMap).
+
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
+
+use super::{Manifest, meta};
+use crate::Error;
+use crate::contract::runbook::Action;
+use crate::monitoring::APPS_NAMESPACE;
+
+/// One Kubernetes API permission: `verb` on `resource` of `api_group` ("" is the core group),
+/// in the target's namespace or cluster-wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    /// API group.
+    pub api_group: &'static str,
+    /// Resource (or `resource/subresource`).
+    pub resource: &'static str,
+    /// Verb.
+    pub verb: &'static str,
+    /// Needed cluster-wide (nodes, pods on a node in any namespace) rather than in `apps`.
+    pub cluster_wide: bool,
+}
+
+const fn ns(api_group: &'static str, resource: &'static str, verb: &'static str) -> Permission {
+    Permission {
+        api_group,
+        resource,
+        verb,
+        cluster_wide: false,
+    }
+}
+
+const fn cluster(
+    api_group: &'static str,
+    resource: &'static str,
+    verb: &'static str,
+) -> Permission {
+    Permission {
+        api_group,
+        resource,
+        verb,
+        cluster_wide: true,
+    }
+}
+
+/// What `runbook_action` calls for each action, so the RBAC below can be checked against it.
+pub fn required_permissions(action: Action) -> Vec<Permission> {
+    match action {
+        // Read the current scale, patch it (bounded by the maximum).
+        Action::ScaleDeployment => vec![
+            ns("apps", "deployments/scale", "get"),
+            ns("apps", "deployments/scale", "patch"),
+        ],
+        // Patch the pod template's restartedAt annotation, watch the rollout's pods.
+        Action::RestartDeployment | Action::EnableDegradedMode => vec![
+            ns("apps", "deployments", "get"),
+            ns("apps", "deployments", "patch"),
+            ns("", "pods", "list"),
+        ],
+        // Cordon, list the node's pods in every namespace, evict them.
+        Action::DrainNode => vec![
+            cluster("", "nodes", "get"),
+            cluster("", "nodes", "patch"),
+            cluster("", "pods", "list"),
+            cluster("", "pods/eviction", "create"),
+        ],
+    }
+}
+
+/// Whether `rules` grant `p`.
+pub fn grants(rules: &[PolicyRule], p: &Permission) -> bool {
+    rules.iter().any(|r| {
+        r.api_groups
+            .as_ref()
+            .is_some_and(|g| g.iter().any(|g| g == p.api_group))
+            && r.resources
+                .as_ref()
+                .is_some_and(|rs| rs.iter().any(|x| x == p.resource))
+            && r.verbs.iter().any(|v| v == p.verb)
+    })
+}
+
+/// The Kubernetes group the runbook Lambda's role is mapped to.
+pub const REMEDIATION_GROUP: &str = "sre-remediation";
+/// The Role (in `apps`) and its RoleBinding.
+pub const REMEDIATION_ROLE: &str = "sre-runbook-remediation";
+/// The ClusterRole for node drains and its ClusterRoleBinding.
+pub const DRAIN_CLUSTER_ROLE: &str = "sre-runbook-node-drain";
+
+fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    let v = |xs: &[&str]| xs.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    PolicyRule {
+        api_groups: Some(v(groups)),
+        resources: Some(v(resources)),
+        verbs: v(verbs),
+        ..Default::default()
+    }
+}
+
+fn group_subject() -> Subject {
+    Subject {
+        kind: "Group".to_owned(),
+        name: REMEDIATION_GROUP.to_owned(),
+        api_group: Some("rbac.authorization.k8s.io".to_owned()),
+        ..Default::default()
+    }
+}
+
+/// The namespaced Role: scale, restart (patch) and read deployments; list pods.
+pub fn remediation_role() -> Role {
+    Role {
+        metadata: meta(REMEDIATION_ROLE, APPS_NAMESPACE, []),
+        rules: Some(vec![
+            rule(&["apps"], &["deployments"], &["get", "list", "patch"]),
+            rule(&["apps"], &["deployments/scale"], &["get", "patch"]),
+            rule(&[""], &["pods"], &["list"]),
+        ]),
+    }
+}
+
+/// The cluster rights of a node drain: cordon (get/patch nodes), find the node's pods, evict
+/// them (the eviction API respects PodDisruptionBudgets).
+pub fn drain_cluster_role() -> ClusterRole {
+    ClusterRole {
+        metadata: meta(DRAIN_CLUSTER_ROLE, "", []),
+        rules: Some(vec![
+            rule(&[""], &["nodes"], &["get", "patch"]),
+            rule(&[""], &["pods"], &["list"]),
+            rule(&[""], &["pods/eviction"], &["create"]),
+        ]),
+        ..Default::default()
+    }
+}
+
+/// The RBAC objects, bound to [`REMEDIATION_GROUP`].
+pub fn manifest() -> Result<Manifest, Error> {
+    let mut m = Manifest::new("k8s/rbac.yaml");
+    m.push(&remediation_role())?;
+    m.push(&RoleBinding {
+        metadata: meta(REMEDIATION_ROLE, APPS_NAMESPACE, []),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "Role".to_owned(),
+            name: REMEDIATION_ROLE.to_owned(),
+        },
+        subjects: Some(vec![group_subject()]),
+    })?;
+    m.push(&drain_cluster_role())?;
+    m.push(&ClusterRoleBinding {
+        metadata: meta(DRAIN_CLUSTER_ROLE, "", []),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "ClusterRole".to_owned(),
+            name: DRAIN_CLUSTER_ROLE.to_owned(),
+        },
+        subjects: Some(vec![group_subject()]),
+    })?;
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_granted_what_it_needs_and_in_the_right_scope() {
+        let role = remediation_role().rules.unwrap();
+        let cluster_role = drain_cluster_role().rules.unwrap();
+        for action in Action::ALL {
+            for p in required_permissions(action) {
+                let rules = if p.cluster_wide { &cluster_role } else { &role };
+                assert!(grants(rules, &p), "{action:?} needs {p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_is_granted_that_no_action_needs() {
+        let needed: Vec<Permission> = Action::ALL
+            .into_iter()
+            .flat_map(required_permissions)
+            .collect();
+        for (rules, cluster_wide) in [
+            (remediation_role().rules.unwrap(), false),
+            (drain_cluster_role().rules.unwrap(), true),
+        ] {
+            for r in &rules {
+                for g in r.api_groups.as_ref().unwrap() {
+                    for res in r.resources.as_ref().unwrap() {
+                        for v in &r.verbs {
+                            let listed = needed
+                                .iter()
+                                .any(|p| p.api_group == g && p.resource == res && p.verb == v);
+                            // list on deployments is granted for the runbook's lookups by label.
+                            let lookup = !cluster_wide && res == "deployments" && v == "list";
+                            assert!(listed || lookup, "{g}/{res} {v} is granted but not needed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Monitoring as typed values: alerts, SLOs, rule sets with their promtool tests, the
+//! Alertmanager configuration, Grafana dashboards and the Helm values of the add-ons.
+//!
+//! An alert is declared once ([`Alert`]); from it come the PrometheusRule entry, the promtool
+//! unit test, and the labels (`severity`, `runbook_action`, `runbook_target`) Alertmanager
+//! routes on and the runbook state machine dispatches on. [`catalog`] lists every alert with its
+//! runbook.
+//!
+//! # Example: another team's alert with a runbook, and an SLO
+//!
+//! ```
+//! use platform_model::contract::{Severity, runbook::{Action, Target}};
+//! use platform_model::monitoring::{Alert, AlertCase, RuleSet, Sli, Slo};
+//!
+//! let target = Target { namespace: "apps".into(), name: "payments".into() };
+//! let down = Alert::new("PaymentsDown", r#"up{namespace="apps",job="payments"} == 0"#)
+//!     .for_("2m")
+//!     .severity(Severity::Critical)
+//!     .summary("payments instance {{ $labels.instance }} is down")
+//!     .description("The runbook restarts the Deployment.")
+//!     .runbook(Action::RestartDeployment, target)
+//!     .case(AlertCase::fires("one target down", "5m",
+//!             [("namespace", "apps"), ("job", "payments"), ("instance", "a")])
+//!         .series(r#"up{namespace="apps",job="payments",instance="a"}"#, "0x10"))
+//!     .case(AlertCase::quiet("all up", "5m")
+//!         .series(r#"up{namespace="apps",job="payments",instance="a"}"#, "1x10"));
+//! let alerts = RuleSet::from_alerts("payments", "payments", vec![down])?;
+//!
+//! let slo = Slo::new("payments-availability", "PaymentsAvailability", 0.999, Sli::BadOverTotal {
+//!     bad: r#"payments_errors_total{namespace="apps",job="payments"}"#.into(),
+//!     total: r#"payments_requests_total{namespace="apps",job="payments"}"#.into(),
+//! }).label("namespace", "apps");
+//! let slo_rules = slo.rule_set()?;
+//!
+//! assert_eq!(alerts.rule_file_path(), "monitoring/rules/payments.rules.yaml");
+//! assert!(alerts.rule_file()?.contains("runbook_action: restart_deployment"));
+//! assert!(alerts.test_file()?.contains("- ../rules/payments.rules.yaml"));
+//! assert_eq!(slo_rules.name, "payments-availability-slo");
+//! # Ok::<(), platform_model::Error>(())
+//! ```
+
+mod alert;
+mod catalog;
+mod promtool;
+mod slo;
+
+pub use alert::{
+    Alert, AlertCase, RUNBOOK_ACTION_LABEL, RUNBOOK_TARGET_LABEL, SEVERITY_LABEL, Series,
+    parse_target_label, render_labels, target_label,
+};
+pub use catalog::{
+    APPS_NAMESPACE, CHECKOUT, CatalogEntry, catalog, checkout_alerts, checkout_slo, rule_sets,
+};
+pub use promtool::{AlertRuleTest, EVALUATION_INTERVAL, ExpAlert, InputSeries, RuleSet, TestGroup};
+pub use slo::{BurnWindow, STANDARD_WINDOWS, Sli, Slo, duration};
+
+pub mod alertmanager;
+pub mod dashboards;
+pub mod helm;
