@@ -137,9 +137,36 @@ impl AppState {
     }
 
     /// A fresh request id: a random per-process prefix and a counter, unique without a syscall.
+    /// `{prefix:08x}-{counter:012x}`, hex-encoded by hand (no formatting machinery).
     fn next_request_id(&self) -> HeaderValue {
         let n = self.inner.id_counter.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:08x}-{n:012x}", self.inner.id_prefix);
-        HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+        let mut id = [0u8; 21];
+        hex_into(&mut id[..8], u64::from(self.inner.id_prefix));
+        id[8] = b'-';
+        hex_into(&mut id[9..], n);
+        HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    }
+}
+
+/// Writes the low `4 * out.len()` bits of `value` as zero-padded lowercase hex.
+fn hex_into(out: &mut [u8], mut value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in out.iter_mut().rev() {
+        *byte = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_prefix_dash_counter_in_hex() {
+        let state = AppState::with_seed(Chaos::default(), 1);
+        let prefix = state.inner.id_prefix;
+        state.inner.id_counter.store(0xabc, Ordering::Relaxed);
+        let id = state.next_request_id();
+        assert_eq!(id.to_str().unwrap(), format!("{prefix:08x}-{:012x}", 0xabc));
     }
 }

@@ -1,10 +1,11 @@
 //! The Prometheus metrics, with the seed service's names.
 
-use std::time::Duration;
+use std::{sync::OnceLock, time::Duration};
 
 use axum::http::{Method, StatusCode};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// The latency alert's threshold in seconds (p99 of `POST /checkout`). `LATENCY_MS=400` trips it.
@@ -20,6 +21,15 @@ pub const DURATION_BUCKETS: [f64; 14] = [
 /// Content type of the classic text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// Route labels the service knows, in [`Metrics`]'s cache order (`unmatched` last).
+pub const ROUTES: [&str; 5] = ["/checkout", "/healthz", "/readyz", "/metrics", "unmatched"];
+/// Method labels, in the cache order (`OTHER` last).
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "OTHER",
+];
+/// Statuses whose counters are cached; others go through the label lookup.
+const STATUSES: [u16; 8] = [200, 400, 404, 405, 413, 500, 503, 422];
+
 /// The service's metrics in their own registry.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -28,6 +38,16 @@ pub struct Metrics {
     errors: IntCounterVec,
     duration: HistogramVec,
     degraded: IntGauge,
+    cache: std::sync::Arc<Cache>,
+}
+
+/// Labelled children resolved once, on first use (so no series appears before its first
+/// request): `with_label_values` hashes the labels and takes a lock on every call.
+#[derive(Debug, Default)]
+struct Cache {
+    requests: [[[OnceLock<IntCounter>; STATUSES.len()]; ROUTES.len()]; METHODS.len()],
+    duration: [[OnceLock<Histogram>; ROUTES.len()]; METHODS.len()],
+    errors: [OnceLock<IntCounter>; ROUTES.len()],
 }
 
 impl Metrics {
@@ -81,20 +101,48 @@ impl Metrics {
             errors,
             duration,
             degraded,
+            cache: std::sync::Arc::default(),
         }
     }
 
     /// Records one answered request. `route` is the matched route, never the raw path.
     pub fn observe(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
-        let method = method_label(method);
-        self.requests
-            .with_label_values(&[method, route, status.as_str()])
-            .inc();
-        if status.is_server_error() {
-            self.errors.with_label_values(&[route]).inc();
+        let Some(r) = ROUTES.iter().position(|known| *known == route) else {
+            // A route the cache does not know: the plain lookups.
+            let method = method_label(method);
+            self.requests
+                .with_label_values(&[method, route, status.as_str()])
+                .inc();
+            if status.is_server_error() {
+                self.errors.with_label_values(&[route]).inc();
+            }
+            self.duration
+                .with_label_values(&[method, route])
+                .observe(elapsed.as_secs_f64());
+            return;
+        };
+        let m = method_index(method);
+        let method = METHODS[m];
+        let cache = &*self.cache;
+        match STATUSES.iter().position(|s| *s == status.as_u16()) {
+            Some(s) => cache.requests[m][r][s]
+                .get_or_init(|| {
+                    self.requests
+                        .with_label_values(&[method, route, status.as_str()])
+                })
+                .inc(),
+            None => self
+                .requests
+                .with_label_values(&[method, route, status.as_str()])
+                .inc(),
         }
-        self.duration
-            .with_label_values(&[method, route])
+        if status.is_server_error() {
+            cache.errors[r]
+                .get_or_init(|| self.errors.with_label_values(&[route]))
+                .inc();
+        }
+        cache.duration[m][r]
+            .get_or_init(|| self.duration.with_label_values(&[method, route]))
             .observe(elapsed.as_secs_f64());
     }
 
@@ -121,15 +169,20 @@ impl Default for Metrics {
 
 /// Methods outside the standard set share one label value, so a client cannot grow the series.
 fn method_label(method: &Method) -> &'static str {
+    METHODS[method_index(method)]
+}
+
+/// Index of a method's label in [`METHODS`].
+fn method_index(method: &Method) -> usize {
     match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => "OTHER",
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::DELETE => 3,
+        Method::HEAD => 4,
+        Method::OPTIONS => 5,
+        Method::PATCH => 6,
+        _ => 7,
     }
 }
 

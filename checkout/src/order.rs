@@ -78,6 +78,19 @@ pub struct Confirmation {
 
 /// Parses and validates a request body. The error names the field.
 pub fn parse(body: &[u8]) -> Result<Order, Invalid> {
+    // The plain parser first: the same `Deserialize`, so it accepts exactly what the path-tracking
+    // one accepts, without recording the path of every value. Only a rejected body pays for the
+    // second pass that names the field.
+    let order = match serde_json::from_slice::<Order>(body) {
+        Ok(order) => order,
+        Err(_) => parse_tracked(body)?,
+    };
+    validate(&order)?;
+    Ok(order)
+}
+
+/// The parse that tracks the path of the offending value, for the error.
+fn parse_tracked(body: &[u8]) -> Result<Order, Invalid> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let order: Order = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -97,7 +110,6 @@ pub fn parse(body: &[u8]) -> Result<Order, Invalid> {
         let why = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
         Invalid::new(field, why)
     })?;
-    validate(&order)?;
     Ok(order)
 }
 
