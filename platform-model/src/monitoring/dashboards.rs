@@ -87,7 +87,10 @@ pub fn checkout_red() -> Dashboard {
                     "short",
                     12,
                     8,
-                    &[(&format!("max(checkout_degraded_mode_enabled{{{sel}}})"), "degraded")],
+                    &[(
+                        &format!("max(checkout_degraded_mode_enabled{{{sel}}})"),
+                        "degraded",
+                    )],
                 ),
             ],
         ),
