@@ -276,6 +276,7 @@ fn templates(dir: &Path) -> Vec<(Environment, PathBuf, serde_json::Value)> {
 fn checkov_fails_nothing_and_every_suppression_has_a_reason() {
     let checkov = tool("checkov", "CHECKOV");
     let dir = tempfile::tempdir().unwrap();
+    let mut passed = 0;
     for (_, path, json) in templates(dir.path()) {
         let out = Command::new(&checkov)
             .args([
@@ -298,17 +299,22 @@ fn checkov_fails_nothing_and_every_suppression_has_a_reason() {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
+        // With no check applicable to any resource, checkov prints only its summary.
+        let summary = if report.get("summary").is_some() {
+            &report["summary"]
+        } else {
+            &report
+        };
         let failed = &report["results"]["failed_checks"];
         assert!(
-            out.status.success() && failed.as_array().is_none_or(Vec::is_empty),
+            out.status.success()
+                && summary["failed"] == 0
+                && failed.as_array().is_none_or(Vec::is_empty),
             "checkov failed checks in {}:\n{}",
             path.display(),
             serde_json::to_string_pretty(failed).unwrap()
         );
-        assert!(
-            report["summary"]["passed"].as_u64().unwrap() > 0,
-            "checkov checked nothing"
-        );
+        passed += summary["passed"].as_u64().unwrap_or(0);
         for r in json["Resources"].as_object().unwrap().values() {
             for skip in r["Metadata"]["checkov"]["skip"]
                 .as_array()
@@ -322,6 +328,10 @@ fn checkov_fails_nothing_and_every_suppression_has_a_reason() {
             }
         }
     }
+    assert!(
+        passed > 50,
+        "checkov checked almost nothing: {passed} checks passed"
+    );
 }
 
 #[test]
