@@ -18,7 +18,7 @@ import zipfile
 
 def glibc_versions(data: bytes) -> list:
     # Version needs are NUL-terminated strings in .dynstr ("GLIBC_2.34").
-    found = {m.decode() for m in re.findall(rb"\x00GLIBC_(2\.[0-9]+(?:\.[0-9]+)?)\x00", data)}
+    found = {m.decode() for m in re.findall(rb"GLIBC_(2\.[0-9]+(?:\.[0-9]+)?)\x00", data)}
     return sorted(found, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 

@@ -33,8 +33,8 @@ fn serve_one(listener: &TcpListener, event: &str) -> (Instant, String) {
         reader.read_exact(&mut body).unwrap();
         let mut stream = stream;
         if line.starts_with("GET") {
-            if answered.is_some() {
-                return answered.unwrap(); // the second /next: leave it hanging
+            if let Some(answered) = answered {
+                return answered; // the second /next: leave it hanging
             }
             let response = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: req-1\r\nlambda-runtime-deadline-ms: {}\r\nlambda-runtime-invoked-function-arn: arn:aws:lambda:eu-west-1:123456789012:function:f\r\ncontent-length: {}\r\n\r\n{event}",
