@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`ingest`] | `alert_ingest` | Alertmanager / Datadog webhooks -> `incident.created` / `incident.resolved` on the bus |
 //! | [`runbook`] | `runbook_action` | an [`ActionRequest`](platform_model::contract::runbook::ActionRequest) from the state machine -> a change in the EKS cluster |
-//! | [`env`] | both | configuration from environment variables |
+//! | [`mod@env`] | both | configuration from environment variables |
 //!
 //! Handlers are plain async functions taking the event and their dependencies; the binaries in
 //! `src/bin/` only wire them to the Lambda runtime. The wire types are the shared contract in
