@@ -65,6 +65,15 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 step "cargo test --workspace"
 cargo test --workspace
 
+if [ -n "${LAMBDA_PACKAGE:-}" ]; then
+  # Opt-in: fat-LTO cross builds of both functions take minutes on 2 cores (lambdas/README.md).
+  step "Lambda zips build, need GLIBC <= 2.34 and are reproducible (lambdas/build.sh)"
+  lambdas/build.sh
+  first=$(sha256sum target/lambda/*/bootstrap.zip)
+  lambdas/build.sh >/dev/null
+  [ "$first" = "$(sha256sum target/lambda/*/bootstrap.zip)" ] || { echo "zips differ between two builds"; exit 1; }
+fi
+
 step "generated resource types are current (cargo run -p cfn-codegen -- --check)"
 cargo run --quiet -p cfn-codegen -- --check
 

@@ -424,6 +424,54 @@ fn the_runbook_has_a_branch_per_action_and_reads_only_contract_fields() {
     assert!(read > 10, "the runbook reads the event's fields");
 }
 
+/// `incident.resolved` without a start (a Datadog recovery) finds the record by its id; with
+/// one, it updates the record keyed by it; both are first-writer-wins.
+#[test]
+fn the_resolve_path_keys_the_record_with_or_without_a_start_time() {
+    let (_, t) = stack(Environment::Prod);
+    let states = &t["Resources"]["RunbookStateMachine"]["Properties"]["Definition"]["States"];
+    let has_start = &states["HasStartTime"];
+    assert_eq!(has_start["Choices"][0]["Variable"], "$.detail.starts_at");
+    assert_eq!(has_start["Choices"][0]["StringEquals"], "");
+    assert_eq!(has_start["Choices"][0]["Next"], "FindIncidentStart");
+    assert_eq!(has_start["Default"], "UseEventStart");
+    let find = &states["FindIncidentStart"];
+    assert_eq!(find["Resource"], "arn:aws:states:::aws-sdk:dynamodb:query");
+    assert_eq!(
+        find["Parameters"]["KeyConditionExpression"],
+        "incident_id = :id"
+    );
+    assert_eq!(
+        states["UseRecordedStart"]["Parameters"]["value.$"],
+        "$.found.items[0].timestamp.S"
+    );
+    assert_eq!(
+        states["UseResolvedAtAsStart"]["Parameters"]["value.$"],
+        "$.detail.resolved_at"
+    );
+    for (state, with_duration) in [("ResolveIncident", true), ("ResolveUndatedIncident", false)] {
+        let p = &states[state]["Parameters"];
+        assert_eq!(p["Key"]["timestamp"]["S.$"], "$.start.value", "{state}");
+        assert_eq!(
+            p["ConditionExpression"], "attribute_not_exists(resolved_at)",
+            "{state}"
+        );
+        let update = p["UpdateExpression"].as_str().unwrap();
+        assert_eq!(
+            update.contains("time_to_resolve_seconds"),
+            with_duration,
+            "{state}: {update}"
+        );
+        assert_eq!(states[state]["Catch"][0]["Next"], "AlreadyResolved");
+    }
+    // The role may query the table (and nothing wider) for it.
+    let queries = role_statements(&t, "RunbookRole")
+        .into_iter()
+        .filter(|s| s["Action"].to_string().contains("dynamodb:Query"))
+        .count();
+    assert_eq!(queries, 1);
+}
+
 #[test]
 fn the_webhook_api_validates_bodies_against_the_payload_types() {
     let (_, t) = stack(Environment::Prod);

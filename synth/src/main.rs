@@ -78,6 +78,16 @@ struct Manifest<'a> {
     environment: &'a str,
     generator: &'static str,
     files: Vec<ManifestFile<'a>>,
+    /// The Lambda zips the pipeline template expects in its assets bucket.
+    assets: Vec<ManifestAsset<'a>>,
+}
+
+/// One function's code: where `lambdas/build.sh` writes it and the key to upload it under.
+#[derive(Serialize)]
+struct ManifestAsset<'a> {
+    function: &'a str,
+    zip: String,
+    s3_key: String,
 }
 
 #[derive(Serialize)]
@@ -95,7 +105,11 @@ fn sha256(s: &str) -> String {
 }
 
 /// Every file of one environment's folder (artifacts and the manifest), by relative path.
-fn expected_files(env: Environment, artifacts: &[Artifact]) -> Result<BTreeMap<String, String>> {
+fn expected_files(
+    env: Environment,
+    artifacts: &[Artifact],
+    assets: &platform::Assets,
+) -> Result<BTreeMap<String, String>> {
     let manifest = Manifest {
         environment: env.name(),
         generator: concat!("synth ", env!("CARGO_PKG_VERSION")),
@@ -107,6 +121,14 @@ fn expected_files(env: Environment, artifacts: &[Artifact]) -> Result<BTreeMap<S
                 items: a.items,
                 bytes: a.contents.len(),
                 sha256: sha256(&a.contents),
+            })
+            .collect(),
+        assets: [&assets.alert_ingest, &assets.runbook_action]
+            .into_iter()
+            .map(|a| ManifestAsset {
+                function: &a.name,
+                zip: format!("target/lambda/{}/bootstrap.zip", a.name),
+                s3_key: a.key(),
             })
             .collect(),
     };
@@ -238,7 +260,7 @@ fn run(cli: &Cli) -> Result<Outcome> {
         let settings = load_settings(env, cli.settings_dir.as_deref())?;
         let artifacts = platform::synthesize(&settings, &assets)
             .with_context(|| format!("synthesizing environment {env}"))?;
-        let files = expected_files(env, &artifacts)?;
+        let files = expected_files(env, &artifacts, &assets)?;
         let dir = cli.out.join(env.name());
         if cli.check {
             let problems = check_env(&dir, &files)?;

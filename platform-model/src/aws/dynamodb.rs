@@ -118,6 +118,12 @@ impl RecordTable {
         );
     }
 
+    /// Lets `role` update items only (an update also creates a missing item: conditional
+    /// counters and locks need nothing more).
+    pub fn grant_update(&self, role: &mut crate::aws::iam::ServiceRole) {
+        role.grant(crate::aws::iam::Statement::allow(["dynamodb:UpdateItem"]).on(self.arn()));
+    }
+
     /// Lets `role` create and update items (no deletes, no scans).
     pub fn grant_write(&self, role: &mut crate::aws::iam::ServiceRole) {
         role.grant(

@@ -131,12 +131,16 @@ pub struct IncidentResolved {
     pub severity: Severity,
     /// The sender's fingerprint of the alert.
     pub fingerprint: String,
-    /// When the alert started (RFC 3339, UTC); with the id, the record's key.
+    /// When the alert started (RFC 3339, UTC); with the id, the record's key. Empty when the
+    /// sender does not say (a Datadog recovery carries no cycle start): the runbook then finds
+    /// the record by its id alone.
     pub starts_at: String,
     /// When it stopped (RFC 3339, UTC).
     pub resolved_at: String,
-    /// Seconds from `starts_at` to `resolved_at`: the incident's time to resolve.
-    pub time_to_resolve_seconds: i64,
+    /// Seconds from `starts_at` to `resolved_at`: the incident's time to resolve. Absent when
+    /// `starts_at` is unknown (never a made-up zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_resolve_seconds: Option<i64>,
     /// When the webhook was received (RFC 3339, UTC).
     pub received_at: String,
     /// The same instant in seconds since the Unix epoch (see [`IncidentCreated`]).

@@ -16,7 +16,9 @@
 //! | `EmitActionCompleted` | `action.completed` on the bus |
 //! | `StartVerification`, `WaitForStabilization`, `ReadIncident`, `IsResolved`, `CountAttempt` | wait the stabilization window, read the record, until resolved or the deadline |
 //! | `Escalate`, `NotifyEscalation` | status `escalated`, SNS publish of the event (filtered to paging by severity) |
-//! | `ResolveIncident` | status `resolved`, `resolved_at`, `time_to_resolve_seconds`; first writer wins, so a repeat or an early arrival is safe |
+//! | `ComputeResolvedExpiry`, `HasStartTime` | the TTL; whether the event names the record's start (Alertmanager does, a Datadog recovery does not) |
+//! | `UseEventStart`, `ResolveIncident` | status `resolved`, `resolved_at`, `time_to_resolve_seconds`; first writer wins, so a repeat or an early arrival is safe |
+//! | `FindIncidentStart`, `FoundIncidentStart`, `UseRecordedStart`, `UseResolvedAtAsStart`, `ResolveUndatedIncident` | no start in the event: query the record by its id for its key; an early arrival keys the new record by `resolved_at`; no time to resolve is recorded (none is known) |
 
 use serde_json::json;
 
@@ -27,7 +29,7 @@ use crate::aws::lambda::Function;
 use crate::aws::sns::NotificationTopic;
 use crate::aws::stepfunctions::Integrations;
 use crate::aws::stepfunctions::asl::{
-    Builder, Catch, Choice, Cond, Definition, Next, Pass, ResultPath, Retry, State,
+    Builder, Catch, Choice, Cond, Definition, Next, Pass, ResultPath, Retry, State, StateId,
 };
 use crate::contract::Severity;
 use crate::contract::events::{DetailType, Source};
@@ -79,6 +81,14 @@ fn key() -> serde_json::Value {
     })
 }
 
+/// The key on the resolve path, where the start comes from the event or from the record.
+fn resolve_key() -> serde_json::Value {
+    json!({
+        rec::INCIDENT_ID: {"S.$": "$.detail.incident_id"},
+        rec::TIMESTAMP: {"S.$": "$.start.value"},
+    })
+}
+
 /// Builds the definition; the integrations grant their permissions to the state machine's role.
 #[allow(clippy::too_many_lines)]
 pub fn definition(
@@ -112,7 +122,14 @@ pub fn definition(
     let notify = b.declare("NotifyEscalation");
     let escalated = b.declare("Escalated");
     let resolve_expiry = b.declare("ComputeResolvedExpiry");
+    let has_start = b.declare("HasStartTime");
+    let event_start = b.declare("UseEventStart");
     let resolve = b.declare("ResolveIncident");
+    let find_start = b.declare("FindIncidentStart");
+    let found_start = b.declare("FoundIncidentStart");
+    let recorded_start = b.declare("UseRecordedStart");
+    let resolved_at_start = b.declare("UseResolvedAtAsStart");
+    let resolve_undated = b.declare("ResolveUndatedIncident");
     let already = b.declare("AlreadyResolved");
     let resolved = b.declare("Resolved");
 
@@ -379,38 +396,117 @@ pub fn definition(
         State::Pass(
             Pass::parameters(
                 json!({"epoch.$": format!("States.MathAdd($.detail.received_at_epoch, {})", timing.retention_seconds)}),
-                Next::To(resolve.clone()),
+                Next::To(has_start.clone()),
             )
             .result_path(ResultPath::At("$.expiry".into())),
         ),
     );
+    b.define(
+        &has_start,
+        State::Choice(
+            Choice::new()
+                .when(Cond::string_equals("$.detail.starts_at", ""), &find_start)
+                .otherwise(&event_start),
+        ),
+    );
+    let start_from = |path: &str, next: &StateId| {
+        State::Pass(
+            Pass::parameters(json!({"value.$": path}), Next::To(next.clone()))
+                .result_path(ResultPath::At("$.start".into())),
+        )
+    };
+    b.define(&event_start, start_from("$.detail.starts_at", &resolve));
+    let resolve_update = |with_duration: bool| {
+        let mut set = String::from("SET #status = :status, resolved_at = :resolved_at, ");
+        let mut values = json!({
+            ":status": {"S": status::RESOLVED},
+            ":resolved_at": {"S.$": "$.detail.resolved_at"},
+            ":name": {"S.$": "$.detail.alert_name"},
+            ":expires": {"N.$": "States.Format('{}', $.expiry.epoch)"},
+        });
+        if with_duration {
+            set.push_str("time_to_resolve_seconds = :ttr, ");
+            values[":ttr"] =
+                json!({"N.$": "States.Format('{}', $.detail.time_to_resolve_seconds)"});
+        }
+        set.push_str(
+            "alert_name = if_not_exists(alert_name, :name), expires_at = if_not_exists(expires_at, :expires)",
+        );
+        json!({
+            "Key": resolve_key(),
+            "UpdateExpression": set,
+            "ConditionExpression": "attribute_not_exists(resolved_at)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        })
+    };
+    let first_writer_wins = Catch {
+        errors: vec!["DynamoDB.ConditionalCheckFailedException".into()],
+        result_path: Some("$.error".into()),
+        next: already.clone(),
+    };
     b.define(
         &resolve,
         State::Task(
             x.update_item(
                 wiring.table,
                 "IncidentsTable",
-                json!({
-                    "Key": key(),
-                    "UpdateExpression": "SET #status = :status, resolved_at = :resolved_at, time_to_resolve_seconds = :ttr, alert_name = if_not_exists(alert_name, :name), expires_at = if_not_exists(expires_at, :expires)",
-                    "ConditionExpression": "attribute_not_exists(resolved_at)",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {
-                        ":status": {"S": status::RESOLVED},
-                        ":resolved_at": {"S.$": "$.detail.resolved_at"},
-                        ":ttr": {"N.$": "States.Format('{}', $.detail.time_to_resolve_seconds)"},
-                        ":name": {"S.$": "$.detail.alert_name"},
-                        ":expires": {"N.$": "States.Format('{}', $.expiry.epoch)"},
-                    },
-                }),
+                resolve_update(true),
                 Next::To(resolved.clone()),
             )
             .result_path(ResultPath::Discard)
-            .catch(Catch {
-                errors: vec!["DynamoDB.ConditionalCheckFailedException".into()],
-                result_path: Some("$.error".into()),
-                next: already.clone(),
-            }),
+            .catch(first_writer_wins.clone()),
+        ),
+    );
+    b.define(
+        &find_start,
+        State::Task(
+            x.query(
+                wiring.table,
+                "IncidentsTable",
+                json!({
+                    "KeyConditionExpression": "incident_id = :id",
+                    "ProjectionExpression": "#ts",
+                    "ExpressionAttributeNames": {"#ts": rec::TIMESTAMP},
+                    "ExpressionAttributeValues": {":id": {"S.$": "$.detail.incident_id"}},
+                    "Limit": 1,
+                }),
+                Next::To(found_start.clone()),
+            )
+            .result_selector(json!({"items.$": "$.Items"}))
+            .result_path(ResultPath::At("$.found".into())),
+        ),
+    );
+    b.define(
+        &found_start,
+        State::Choice(
+            Choice::new()
+                .when(Cond::is_present("$.found.items[0]", true), &recorded_start)
+                .otherwise(&resolved_at_start),
+        ),
+    );
+    b.define(
+        &recorded_start,
+        start_from(
+            &format!("$.found.items[0].{}.S", rec::TIMESTAMP),
+            &resolve_undated,
+        ),
+    );
+    b.define(
+        &resolved_at_start,
+        start_from("$.detail.resolved_at", &resolve_undated),
+    );
+    b.define(
+        &resolve_undated,
+        State::Task(
+            x.update_item(
+                wiring.table,
+                "IncidentsTable",
+                resolve_update(false),
+                Next::To(resolved.clone()),
+            )
+            .result_path(ResultPath::Discard)
+            .catch(first_writer_wins),
         ),
     );
     b.define(&already, State::Succeed);

@@ -217,7 +217,8 @@ pub fn event_pipeline(
         "runbook_action: scales, restarts, drains, flips the degraded-mode flag",
     );
     data.degraded_mode.grant_read_write(&mut action_role);
-    data.incidents.grant_read(&mut action_role);
+    // The rate limit per target is a conditional UpdateItem on the incidents table.
+    data.incidents.grant_update(&mut action_role);
     action_role.grant(
         Statement::allow(["eks:DescribeCluster"]).on(Expr::sub(format!(
             "arn:${{AWS::Partition}}:eks:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{}",
@@ -241,7 +242,10 @@ pub fn event_pipeline(
         crate::cfn::Attributes::new(),
     );
     let action_env: BTreeMap<String, Value<String>> = [
-        ("CLUSTER_NAME", Value::from(settings.cluster.name.as_str())),
+        (
+            "EKS_CLUSTER_NAME",
+            Value::from(settings.cluster.name.as_str()),
+        ),
         (
             "ALLOWED_NAMESPACES",
             Value::from(p.allowed_namespaces.join(",")),

@@ -95,6 +95,25 @@ impl<'r> Integrations<'r> {
         )
     }
 
+    /// `dynamodb:query` on `table`, through the AWS SDK integration (there is no optimized
+    /// one). The result is the SDK's `QueryOutput` (`Items`, `Count`, ...).
+    pub fn query(
+        &mut self,
+        table: &RecordTable,
+        placeholder: &str,
+        params: Json,
+        next: Next,
+    ) -> Task {
+        self.dynamodb(
+            "aws-sdk:dynamodb:query",
+            "dynamodb:Query",
+            table,
+            placeholder,
+            params,
+            next,
+        )
+    }
+
     fn dynamodb(
         &mut self,
         api: &str,
@@ -106,7 +125,12 @@ impl<'r> Integrations<'r> {
     ) -> Task {
         self.role.grant(Statement::allow([action]).on(table.arn()));
         params["TableName"] = json!(self.placeholder(placeholder, table.name()));
-        Task::new(format!("arn:aws:states:::dynamodb:{api}"), params, next)
+        let resource = if api.starts_with("aws-sdk:") {
+            format!("arn:aws:states:::{api}")
+        } else {
+            format!("arn:aws:states:::dynamodb:{api}")
+        };
+        Task::new(resource, params, next)
     }
 
     /// `sns:publish` to `topic`.

@@ -1,0 +1,29 @@
+//! The platform's Lambda handlers.
+//!
+//! | module | function | does |
+//! |---|---|---|
+//! | [`ingest`] | `alert_ingest` | Alertmanager / Datadog webhooks -> `incident.created` / `incident.resolved` on the bus |
+//! | [`runbook`] | `runbook_action` | an [`ActionRequest`](platform_model::contract::runbook::ActionRequest) from the state machine -> a change in the EKS cluster |
+//! | [`mod@env`] | both | configuration from environment variables |
+//!
+//! Handlers are plain async functions taking the event and their dependencies; the binaries in
+//! `src/bin/` only wire them to the Lambda runtime. The wire types are the shared contract in
+//! [`platform_model::contract`].
+
+pub mod env;
+pub mod ingest;
+pub mod runbook;
+
+/// JSON logs (CloudWatch Logs Insights reads the fields), level from `RUST_LOG` (default
+/// `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .init();
+}

@@ -1,0 +1,8 @@
+//! The lambdas' tests: handlers with fixtures (no AWS), against a moto server (real AWS API
+//! emulator, started here), and the Kubernetes requests against a loopback listener.
+
+mod corpus;
+mod ingest;
+mod kube;
+mod moto;
+mod support;
