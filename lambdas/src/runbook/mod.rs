@@ -4,7 +4,8 @@
 //! namespace is allow-listed (`refused`), dry-run (`dry_run`, nothing called), the per-target
 //! rate limit in DynamoDB (`refused`; the same incident may retry). Then the action. Errors are
 //! [`ActionError`]s, mapped to the Lambda error types [`ERROR_RETRYABLE`] and
-//! [`ERROR_NON_RETRYABLE`] the state machine's `Retry` and `Catch` match on.
+//! [`ERROR_NON_RETRYABLE`]: the state machine retries the first and escalates on anything else
+//! (its `Catch` is `States.ALL`, which Step Functions requires alone).
 
 pub mod eks_token;
 pub mod kube;

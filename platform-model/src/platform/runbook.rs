@@ -29,12 +29,13 @@ use crate::aws::lambda::Function;
 use crate::aws::sns::NotificationTopic;
 use crate::aws::stepfunctions::Integrations;
 use crate::aws::stepfunctions::asl::{
-    Builder, Catch, Choice, Cond, Definition, Next, Pass, ResultPath, Retry, State, StateId,
+    Builder, Catch, Choice, Cond, Definition, Next, Pass, ResultPath, Retry, STATES_ALL, State,
+    StateId,
 };
 use crate::contract::Severity;
 use crate::contract::events::{DetailType, Source};
 use crate::contract::incident_record as rec;
-use crate::contract::runbook::{Action, ERROR_NON_RETRYABLE, ERROR_RETRYABLE};
+use crate::contract::runbook::{Action, ERROR_RETRYABLE};
 
 /// Statuses of an incident record.
 pub mod status {
@@ -272,7 +273,8 @@ pub fn definition(
                 backoff_rate: 2.0,
             })
             .catch(Catch {
-                errors: vec![ERROR_NON_RETRYABLE.into(), "States.ALL".into()],
+                // Non-retryable errors, exhausted retries and anything else: escalate.
+                errors: vec![STATES_ALL.into()],
                 result_path: Some("$.error".into()),
                 next: escalate.clone(),
             }),

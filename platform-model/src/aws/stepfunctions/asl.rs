@@ -74,6 +74,10 @@ pub struct Catch {
     pub next: StateId,
 }
 
+/// The error name matching every error: Step Functions requires it alone in its `ErrorEquals`
+/// and in the last retrier or catcher.
+pub const STATES_ALL: &str = "States.ALL";
+
 /// A Task state.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
@@ -556,6 +560,31 @@ impl Builder {
             {
                 problems.push(format!("choice state `{}` has no rules", id.0));
             }
+            if let State::Task(t) = s {
+                let retriers = t.retry.iter().map(|r| &r.errors);
+                let catchers = t.catch.iter().map(|c| &c.errors);
+                for (kind, lists) in [
+                    ("Retry", retriers.collect::<Vec<_>>()),
+                    ("Catch", catchers.collect()),
+                ] {
+                    for (i, errors) in lists.iter().enumerate() {
+                        if errors.iter().any(|e| e == STATES_ALL) {
+                            if errors.len() > 1 {
+                                problems.push(format!(
+                                    "state `{}`: {kind}[{i}] lists {STATES_ALL} with other errors; it must appear alone",
+                                    id.0
+                                ));
+                            }
+                            if i + 1 != lists.len() {
+                                problems.push(format!(
+                                    "state `{}`: {kind}[{i}] has {STATES_ALL} but is not the last {kind}",
+                                    id.0
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
         }
         let terminal = reached
             .iter()
@@ -628,6 +657,42 @@ mod tests {
         );
         assert!(
             err.contains("no terminal state (Succeed, Fail or End) is reachable from `A`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn states_all_must_be_alone_and_last() {
+        let mut b = Builder::new("t");
+        let t = b.declare("Work");
+        let end = b.declare("End");
+        let catch = |errors: &[&str]| Catch {
+            errors: errors.iter().map(|e| (*e).to_owned()).collect(),
+            result_path: None,
+            next: end.clone(),
+        };
+        b.define(
+            &t,
+            State::Task(
+                Task::new(
+                    "arn:aws:states:::sns:publish",
+                    json!({}),
+                    Next::To(end.clone()),
+                )
+                .catch(catch(&["Custom.Error", "States.ALL"]))
+                .catch(catch(&["Other.Error"])),
+            ),
+        );
+        b.define(&end, State::Succeed);
+        let err = b.build(&t).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "state `Work`: Catch[0] lists States.ALL with other errors; it must appear alone"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("state `Work`: Catch[0] has States.ALL but is not the last Catch"),
             "{err}"
         );
     }

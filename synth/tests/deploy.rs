@@ -1,0 +1,704 @@
+//! Deploys the dev pipeline template to a CloudFormation emulator (moto server on loopback)
+//! with the AWS CLI, the way a user deploys it (the code zips uploaded under the keys the
+//! template names, `create-stack` from a template URL), then reads back through the services'
+//! own APIs what moto really created.
+//!
+//! moto skips the resource types it does not model while still reporting `CREATE_COMPLETE`
+//! (alarms, SNS subscriptions, queue policies, API Gateway stages, ...) and ignores some
+//! properties (the table's PITR, TTL and KMS, a state machine's `Definition` object): the test
+//! checks only what moto models and prints what it skipped; the property tests
+//! (`platform-model/tests/pipeline.rs`), cfn-lint, checkov and asl-validator cover the rest.
+//! Three moto defects are worked around on the copy sent to it, each named in [`for_moto`];
+//! the template under test is otherwise byte for byte `synth`'s.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use platform_model::platform::{self, ArtifactKind};
+use platform_model::settings::{Environment, Settings};
+use serde_json::Value;
+
+const REGION: &str = "eu-west-1";
+const BUCKET: &str = "deploy-test-assets";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A tool from the project's venv (`.ci/test.sh` installs it), else from `PATH`.
+fn tool(name: &str) -> PathBuf {
+    let local = workspace_root().join(".tools/venv/bin").join(name);
+    if local.exists() {
+        return local;
+    }
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    match found {
+        Some(out) => String::from_utf8_lossy(&out.stdout).trim().into(),
+        None => panic!(
+            "{name} not found: this test needs moto server and the AWS CLI. Install them with \
+             `python3 -m venv .tools/venv && .tools/venv/bin/pip install -r .ci/requirements.txt` \
+             (or run .ci/test.sh)"
+        ),
+    }
+}
+
+/// A moto server on a free loopback port, stopped when dropped.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(tool("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto_server did not listen on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// Runs `aws <args>` against the emulator; the parsed JSON answer (`null` when empty).
+    fn aws(&self, args: &[&str]) -> Value {
+        let out = Command::new(tool("aws"))
+            .args(args)
+            .args(["--output", "json"])
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", REGION)
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("run the AWS CLI");
+        assert!(
+            out.status.success(),
+            "aws {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("aws {args:?}: {e}: {text}"))
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The copy of `template` sent to moto, and what was changed for it. Each change works around a
+/// moto 5.2 defect; on AWS the original is what CloudFormation expects:
+/// - `AWS::KMS::Key` `Tags`: moto reads them as KMS API tags (`TagKey`) and fails;
+/// - `AWS::SSM::Parameter` `Tags`: CloudFormation's map of strings, moto expects a list;
+/// - `Ref` to an `AWS::Events::EventBus` yields moto's bus object, not its name: replaced by the
+///   name the bus is created with (the value `Ref` has on AWS).
+fn for_moto(template: &Value) -> (Value, Vec<String>) {
+    let mut t = template.clone();
+    let mut changes = Vec::new();
+    let mut buses = BTreeMap::new();
+    for (id, r) in t["Resources"].as_object_mut().unwrap() {
+        let kind = r["Type"].as_str().unwrap().to_owned();
+        if matches!(kind.as_str(), "AWS::KMS::Key" | "AWS::SSM::Parameter")
+            && r["Properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("Tags")
+                .is_some()
+        {
+            changes.push(format!("{id}: Tags removed"));
+        }
+        if kind == "AWS::Events::EventBus" {
+            buses.insert(id.clone(), r["Properties"]["Name"].clone());
+        }
+    }
+    fn unref(v: &mut Value, buses: &BTreeMap<String, Value>, n: &mut usize) {
+        match v {
+            Value::Object(map) => {
+                if map.len() == 1
+                    && let Some(name) = map
+                        .get("Ref")
+                        .and_then(Value::as_str)
+                        .and_then(|r| buses.get(r))
+                {
+                    *v = name.clone();
+                    *n += 1;
+                    return;
+                }
+                map.values_mut().for_each(|x| unref(x, buses, n));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|x| unref(x, buses, n)),
+            _ => {}
+        }
+    }
+    let mut n = 0;
+    unref(&mut t, &buses, &mut n);
+    if n > 0 {
+        changes.push(format!("{n} Ref(s) to the event bus replaced by its name"));
+    }
+    (t, changes)
+}
+
+/// The runbook's definition as Step Functions receives it: `DefinitionSubstitutions` resolved
+/// against what the stack created (`Ref` = physical id; the function's `Arn` from Lambda).
+fn deployed_definition(
+    moto: &Moto,
+    template: &Value,
+    physical: &BTreeMap<String, String>,
+) -> String {
+    let props = &template["Resources"]["RunbookStateMachine"]["Properties"];
+    let mut text = serde_json::to_string(&props["Definition"]).unwrap();
+    for (name, value) in props["DefinitionSubstitutions"].as_object().unwrap() {
+        let resolved = if let Some(s) = value.as_str() {
+            s.to_owned()
+        } else if let Some(id) = value["Ref"].as_str() {
+            physical[id].clone()
+        } else if value["Fn::GetAtt"][1] == "Arn" {
+            let id = value["Fn::GetAtt"][0].as_str().unwrap();
+            moto.aws(&[
+                "lambda",
+                "get-function-configuration",
+                "--function-name",
+                &physical[id],
+            ])["FunctionArn"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        } else {
+            panic!("substitution {name}: {value} is not resolved by this test");
+        };
+        text = text.replace(&format!("${{{name}}}"), &resolved);
+    }
+    text
+}
+
+/// Runs the runbook on `event`; its final status and the states it entered, in order.
+fn execute(moto: &Moto, machine: &str, name: &str, event: &Value) -> (String, Vec<String>) {
+    let started = moto.aws(&[
+        "stepfunctions",
+        "start-execution",
+        "--state-machine-arn",
+        machine,
+        "--name",
+        name,
+        "--input",
+        &event.to_string(),
+    ]);
+    let arn = started["executionArn"].as_str().unwrap().to_owned();
+    let begun = Instant::now();
+    let status = loop {
+        let d = moto.aws(&[
+            "stepfunctions",
+            "describe-execution",
+            "--execution-arn",
+            &arn,
+        ]);
+        let status = d["status"].as_str().unwrap().to_owned();
+        if status != "RUNNING" {
+            break status;
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(60),
+            "{name} still running"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let history = moto.aws(&[
+        "stepfunctions",
+        "get-execution-history",
+        "--execution-arn",
+        &arn,
+    ]);
+    let entered = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["stateEnteredEventDetails"]["name"].as_str())
+        .map(str::to_owned)
+        .collect();
+    (status, entered)
+}
+
+/// The incident record, or `null`.
+fn record(moto: &Moto, incident_id: &str, timestamp: &str) -> Value {
+    let key = serde_json::json!({"incident_id": {"S": incident_id}, "timestamp": {"S": timestamp}});
+    moto.aws(&[
+        "dynamodb",
+        "get-item",
+        "--table-name",
+        "dev-sre-incidents",
+        "--key",
+        &key.to_string(),
+    ])["Item"]
+        .clone()
+}
+
+fn fixture(name: &str) -> Value {
+    let path = workspace_root()
+        .join("platform-model/src/contract/fixtures")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn event(detail_type: &str, detail: &Value) -> Value {
+    serde_json::json!({
+        "version": "0",
+        "id": "00000000-0000-0000-0000-000000000000",
+        "detail-type": detail_type,
+        "source": "sre.alertmanager",
+        "account": "123456789012",
+        "region": REGION,
+        "time": "2025-03-14T09:27:01Z",
+        "resources": [],
+        "detail": detail,
+    })
+}
+
+#[test]
+fn the_dev_pipeline_stack_deploys_to_the_emulator() {
+    let settings = Settings::embedded(Environment::Dev).unwrap();
+    let assets = synth::assets::compute(&workspace_root()).unwrap();
+    let artifacts = platform::synthesize(&settings, &assets).unwrap();
+    let pipeline = artifacts
+        .iter()
+        .find(|a| {
+            a.kind == ArtifactKind::CloudformationTemplate && a.path == "sre-pipeline.template.json"
+        })
+        .expect("the pipeline template");
+    let template: Value = serde_json::from_str(&pipeline.contents).unwrap();
+    let (sent, changes) = for_moto(&template);
+    assert_eq!(
+        changes.len(),
+        3,
+        "the moto workarounds still apply: {changes:?}"
+    );
+
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let template_file = dir.path().join("sre-pipeline.template.json");
+    std::fs::write(&template_file, serde_json::to_string(&sent).unwrap()).unwrap();
+    // moto does not run Lambda code: a placeholder zip stands in for lambdas/build.sh's output,
+    // uploaded under the key the template names (as the README's deploy steps do).
+    let zip = dir.path().join("bootstrap.zip");
+    std::fs::write(&zip, b"placeholder: moto does not run functions").unwrap();
+    moto.aws(&[
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        BUCKET,
+        "--create-bucket-configuration",
+        &format!("LocationConstraint={REGION}"),
+    ]);
+    let put = |file: &Path, key: &str| {
+        moto.aws(&[
+            "s3api",
+            "put-object",
+            "--bucket",
+            BUCKET,
+            "--key",
+            key,
+            "--body",
+            file.to_str().unwrap(),
+        ]);
+    };
+    for asset in [&assets.alert_ingest, &assets.runbook_action] {
+        put(&zip, &asset.key());
+    }
+    // The body is over CloudFormation's 51,200-byte inline limit: deploy from the bucket.
+    put(&template_file, "templates/sre-pipeline.template.json");
+    moto.aws(&[
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        "sre-pipeline",
+        "--template-url",
+        &format!("https://{BUCKET}.s3.amazonaws.com/templates/sre-pipeline.template.json"),
+        "--capabilities",
+        "CAPABILITY_IAM",
+        "--parameters",
+        &format!("ParameterKey=AssetsBucket,ParameterValue={BUCKET}"),
+    ]);
+    let stack = &moto.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        "sre-pipeline",
+    ])["Stacks"][0];
+    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE", "{stack:#}");
+
+    // Which resources moto created, and which types it skipped.
+    let listed = moto.aws(&[
+        "cloudformation",
+        "list-stack-resources",
+        "--stack-name",
+        "sre-pipeline",
+    ]);
+    let created: BTreeSet<&str> = listed["StackResourceSummaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ResourceStatus"] == "CREATE_COMPLETE")
+        .filter_map(|r| r["LogicalResourceId"].as_str())
+        .filter(|id| !id.is_empty())
+        .collect();
+    let mut skipped = BTreeSet::new();
+    for (id, r) in template["Resources"].as_object().unwrap() {
+        if !created.contains(id.as_str()) {
+            skipped.insert(r["Type"].as_str().unwrap());
+        }
+    }
+    println!("moto skipped these resource types: {skipped:?}");
+    for kind in [
+        "AWS::KMS::Key",
+        "AWS::DynamoDB::Table",
+        "AWS::SNS::Topic",
+        "AWS::SQS::Queue",
+        "AWS::Events::EventBus",
+        "AWS::Events::Rule",
+        "AWS::Lambda::Function",
+        "AWS::StepFunctions::StateMachine",
+        "AWS::IAM::Role",
+        "AWS::Logs::LogGroup",
+        "AWS::ApiGateway::RestApi",
+        "AWS::SSM::Parameter",
+    ] {
+        assert!(!skipped.contains(kind), "moto did not create the {kind}");
+    }
+
+    // The incidents table, as DynamoDB describes it.
+    let table = &moto.aws(&[
+        "dynamodb",
+        "describe-table",
+        "--table-name",
+        "dev-sre-incidents",
+    ])["Table"];
+    let keys: Vec<(&str, &str)> = table["KeySchema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap(),
+                k["KeyType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(keys, [("incident_id", "HASH"), ("timestamp", "RANGE")]);
+    assert_eq!(
+        table["BillingModeSummary"]["BillingMode"],
+        "PAY_PER_REQUEST"
+    );
+
+    // Every rule on the bus (but the archive's own) delivers with retries and the DLQ.
+    let bus = "dev-sre-platform-events";
+    let queue_arn = format!("arn:aws:sqs:{REGION}:123456789012:dev-sre-platform-events-dlq");
+    let rules = moto.aws(&["events", "list-rules", "--event-bus-name", bus]);
+    let mut targets = BTreeSet::new();
+    for rule in rules["Rules"].as_array().unwrap() {
+        let name = rule["Name"].as_str().unwrap();
+        if name.starts_with("Events-Archive-") {
+            continue;
+        }
+        let listed = moto.aws(&[
+            "events",
+            "list-targets-by-rule",
+            "--rule",
+            name,
+            "--event-bus-name",
+            bus,
+        ]);
+        for target in listed["Targets"].as_array().unwrap() {
+            assert_eq!(
+                target["DeadLetterConfig"]["Arn"],
+                queue_arn.as_str(),
+                "{name}"
+            );
+            assert!(
+                target["RetryPolicy"]["MaximumRetryAttempts"]
+                    .as_u64()
+                    .unwrap()
+                    > 0,
+                "{name}"
+            );
+            targets.insert(target["Arn"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(
+        targets
+            .iter()
+            .any(|a| a.contains(":stateMachine:dev-incident-response-runbook")),
+        "the runbook is a target: {targets:?}"
+    );
+    assert!(
+        targets
+            .iter()
+            .any(|a| a.contains(":sns:") && a.ends_with(":dev-sre-incident-notifications")),
+        "the topic is a target: {targets:?}"
+    );
+    assert!(
+        targets
+            .iter()
+            .any(|a| a.contains(":log-group:/aws/events/dev-sre-platform-audit")),
+        "the audit log group is a target: {targets:?}"
+    );
+
+    // The functions: runtime, the environment they read, their code where the README puts it.
+    let ingest = moto.aws(&[
+        "lambda",
+        "get-function-configuration",
+        "--function-name",
+        "dev-sre-alert-ingest",
+    ]);
+    assert_eq!(ingest["Runtime"], "provided.al2023");
+    assert_eq!(ingest["Environment"]["Variables"]["EVENT_BUS_NAME"], bus);
+    let action = moto.aws(&[
+        "lambda",
+        "get-function-configuration",
+        "--function-name",
+        "dev-sre-runbook-action",
+    ]);
+    let vars = &action["Environment"]["Variables"];
+    for name in ["EKS_CLUSTER_NAME", "INCIDENTS_TABLE", "ALLOWED_NAMESPACES"] {
+        assert!(
+            vars[name].is_string(),
+            "runbook_action lacks {name}: {vars}"
+        );
+    }
+    assert_eq!(vars["INCIDENTS_TABLE"], "dev-sre-incidents");
+
+    // The runbook exists under its name with its own role (moto reads only
+    // `DefinitionString`, not the `Definition` object the template uses: the definition is
+    // checked by asl-validator and the property tests instead).
+    let machines = moto.aws(&["stepfunctions", "list-state-machines"]);
+    let arn = machines["stateMachines"][0]["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        arn.ends_with(":stateMachine:dev-incident-response-runbook"),
+        "{arn}"
+    );
+    let machine = moto.aws(&[
+        "stepfunctions",
+        "describe-state-machine",
+        "--state-machine-arn",
+        &arn,
+    ]);
+    assert!(
+        machine["roleArn"].as_str().unwrap().contains("RunbookRole"),
+        "{machine}"
+    );
+
+    // The degraded-mode flag starts off; log groups keep 30 days (the audit group longer).
+    let flag = moto.aws(&["ssm", "get-parameter", "--name", "/checkout/degraded_mode"]);
+    assert_eq!(flag["Parameter"]["Value"], "false");
+    let groups = moto.aws(&["logs", "describe-log-groups"]);
+    for group in groups["logGroups"].as_array().unwrap() {
+        assert!(group["retentionInDays"].as_u64().unwrap() >= 30, "{group}");
+    }
+
+    // The outputs the cluster side and deploy read.
+    let outputs: BTreeMap<&str, &str> = stack["Outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["OutputKey"].as_str().unwrap(),
+                o["OutputValue"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        outputs["AlertmanagerWebhookUrl"].ends_with("/webhook/alertmanager"),
+        "{outputs:?}"
+    );
+    assert_eq!(outputs["EventBusName"], bus);
+
+    // The runbook, executed by moto's Step Functions on the deployed table and topic. moto runs
+    // only machines created through its API after a switch, so the definition is created again
+    // from the template (substitutions resolved); paths that invoke runbook_action are not run
+    // (no Lambda without Docker): they are covered by the property tests and asl-validator.
+    let physical: BTreeMap<String, String> = listed["StackResourceSummaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r["LogicalResourceId"].as_str()?.to_owned(),
+                r["PhysicalResourceId"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    let switch = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], \
+             data=b'{\"stepfunctions\": {\"execute_state_machine\": true}}', method='POST'))",
+            &format!("{}/moto-api/config", moto.url),
+        ])
+        .status()
+        .unwrap();
+    assert!(switch.success(), "enabling moto's state machine execution");
+    let definition = deployed_definition(&moto, &sent, &physical);
+    let runbook = moto.aws(&[
+        "stepfunctions",
+        "create-state-machine",
+        "--name",
+        "runbook-executed",
+        "--role-arn",
+        machine["roleArn"].as_str().unwrap(),
+        "--definition",
+        &definition,
+    ])["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = fixture("incident_created.json");
+    let resolved = fixture("incident_resolved.json");
+    let id = created["incident_id"].as_str().unwrap();
+    let starts_at = created["starts_at"].as_str().unwrap();
+
+    // An info incident is recorded, with its TTL from the retention setting, and not acted on.
+    let mut info = created.clone();
+    info["severity"] = "info".into();
+    let (status, states) = execute(&moto, &runbook, "info", &event("incident.created", &info));
+    assert_eq!(status, "SUCCEEDED", "{states:?}");
+    assert_eq!(states.last().unwrap(), "NoRemediation", "{states:?}");
+    let item = record(&moto, id, starts_at);
+    assert_eq!(item["status"]["S"], "open", "{item}");
+    let retention = i64::from(settings.incidents.ttl_days) * 86_400;
+    assert_eq!(
+        item["expires_at"]["N"],
+        (created["received_at_epoch"].as_i64().unwrap() + retention).to_string()
+    );
+    // The same event again stops at the duplicate check.
+    let (_, states) = execute(
+        &moto,
+        &runbook,
+        "info-again",
+        &event("incident.created", &info),
+    );
+    assert_eq!(states.last().unwrap(), "DuplicateIncident", "{states:?}");
+
+    // Resolution with a start time updates that record once; a repeat changes nothing.
+    let (status, states) = execute(
+        &moto,
+        &runbook,
+        "resolve",
+        &event("incident.resolved", &resolved),
+    );
+    assert_eq!(status, "SUCCEEDED", "{states:?}");
+    assert_eq!(states.last().unwrap(), "Resolved", "{states:?}");
+    let item = record(&moto, id, starts_at);
+    assert_eq!(item["status"]["S"], "resolved", "{item}");
+    assert_eq!(item["time_to_resolve_seconds"]["N"], "869");
+    assert_eq!(item["resolved_at"]["S"], resolved["resolved_at"]);
+    let (_, states) = execute(
+        &moto,
+        &runbook,
+        "resolve-again",
+        &event("incident.resolved", &resolved),
+    );
+    assert_eq!(states.last().unwrap(), "AlreadyResolved", "{states:?}");
+
+    // A critical incident without a runbook is escalated (status, SNS publish).
+    let mut critical = created.clone();
+    critical["incident_id"] = "inc-critical-no-runbook".into();
+    critical.as_object_mut().unwrap().remove("runbook");
+    let (status, states) = execute(
+        &moto,
+        &runbook,
+        "escalate",
+        &event("incident.created", &critical),
+    );
+    assert_eq!(status, "SUCCEEDED", "{states:?}");
+    assert!(
+        states.contains(&"NotifyEscalation".to_owned()),
+        "{states:?}"
+    );
+    assert_eq!(
+        record(&moto, "inc-critical-no-runbook", starts_at)["status"]["S"],
+        "escalated"
+    );
+
+    // A resolution without a start (a Datadog recovery) finds the record by its id ...
+    let mut datadog = created.clone();
+    datadog["incident_id"] = "inc-datadog".into();
+    datadog["severity"] = "info".into();
+    execute(
+        &moto,
+        &runbook,
+        "datadog-created",
+        &event("incident.created", &datadog),
+    );
+    let mut recovery = resolved.clone();
+    recovery["incident_id"] = "inc-datadog".into();
+    recovery["starts_at"] = "".into();
+    recovery
+        .as_object_mut()
+        .unwrap()
+        .remove("time_to_resolve_seconds");
+    let (status, states) = execute(
+        &moto,
+        &runbook,
+        "datadog-resolve",
+        &event("incident.resolved", &recovery),
+    );
+    assert_eq!(status, "SUCCEEDED", "{states:?}");
+    assert!(
+        states.contains(&"UseRecordedStart".to_owned()),
+        "{states:?}"
+    );
+    let item = record(&moto, "inc-datadog", starts_at);
+    assert_eq!(item["status"]["S"], "resolved", "{item}");
+    assert!(item.get("time_to_resolve_seconds").is_none(), "{item}");
+    // ... and one for an incident never recorded is keyed by its resolution time.
+    recovery["incident_id"] = "inc-datadog-early".into();
+    let (status, states) = execute(
+        &moto,
+        &runbook,
+        "datadog-early",
+        &event("incident.resolved", &recovery),
+    );
+    assert_eq!(status, "SUCCEEDED", "{states:?}");
+    assert!(
+        states.contains(&"UseResolvedAtAsStart".to_owned()),
+        "{states:?}"
+    );
+    let early = record(
+        &moto,
+        "inc-datadog-early",
+        resolved["resolved_at"].as_str().unwrap(),
+    );
+    assert_eq!(early["status"]["S"], "resolved", "{early}");
+}
