@@ -10,6 +10,12 @@
 //! `src/bin/` only wire them to the Lambda runtime. The wire types are the shared contract in
 //! [`platform_model::contract`].
 
+/// mimalloc: the allocator of every binary linking this crate (both functions, the benches):
+/// fewer cycles per small allocation than glibc's, and alert_ingest allocates a string per
+/// label.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod env;
 pub mod ingest;
 pub mod runbook;

@@ -5,19 +5,10 @@
 
 use std::path::PathBuf;
 
-use lambdas::ingest::normalize::{Enrichment, Sender, normalize};
+use lambdas::ingest::normalize::{Sender, normalize};
 use proptest::prelude::*;
 
-use crate::support::fixture;
-
-fn enrichment() -> Enrichment {
-    Enrichment {
-        received_at: "2025-03-14T09:27:01Z".into(),
-        received_at_epoch: 1_741_944_421,
-        account: "111122223333".into(),
-        region: "eu-west-1".into(),
-    }
-}
+use crate::support::{enrichment, fixture};
 
 fn check(bytes: &[u8]) {
     for sender in [Sender::Alertmanager, Sender::Datadog] {

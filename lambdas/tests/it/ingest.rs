@@ -10,7 +10,7 @@ use platform_model::contract::events::{DetailType, IncidentCreated, IncidentReso
 use platform_model::contract::runbook::Action;
 use serde_json::{Value, json};
 
-use crate::support::{self, fixture};
+use crate::support::{self, enrichment, fixture};
 
 pub const TOKEN: &str = "s3cret-token";
 
@@ -47,15 +47,6 @@ async fn answer(request: Request) -> (u16, Value) {
     let status = response.status().as_u16();
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     (status, body)
-}
-
-fn enrichment() -> Enrichment {
-    Enrichment {
-        received_at: "2025-03-14T09:27:01Z".into(),
-        received_at_epoch: 1_741_944_421,
-        account: "111122223333".into(),
-        region: "eu-west-1".into(),
-    }
 }
 
 fn firing() -> Value {

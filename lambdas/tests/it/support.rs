@@ -17,6 +17,16 @@ pub const REGION: &str = "us-east-1";
 /// moto's default account.
 pub const ACCOUNT: &str = "123456789012";
 
+/// The enrichment the normalization tests use (a fixed receipt time).
+pub fn enrichment() -> lambdas::ingest::normalize::Enrichment {
+    lambdas::ingest::normalize::Enrichment {
+        received_at: "2025-03-14T09:27:01Z".into(),
+        received_at_epoch: 1_741_944_421,
+        account: "111122223333".into(),
+        region: "eu-west-1".into(),
+    }
+}
+
 pub fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../platform-model/src/contract/fixtures")
