@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use k8s_openapi::api::autoscaling::v1::Scale;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::Eviction;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -319,12 +320,56 @@ fn deployment_path(target: &Target) -> String {
     )
 }
 
+/// Scales the deployment up to `min(replicas, max_replicas)`, never down.
+///
+/// When a HorizontalPodAutoscaler manages the deployment, patching the deployment's replicas
+/// would be undone by the autoscaler within its next sync: the action raises the autoscaler's
+/// `minReplicas` instead (bounded by its own `maxReplicas` too), and the autoscaler scales.
+/// The next `kubectl apply` of the generated HPA restores the declared minimum.
 async fn scale(
     runbook: &Runbook,
     request: &ActionRequest,
 ) -> Result<(Outcome, String), ActionError> {
     let max = request.max_replicas.unwrap_or(1);
     let wanted = request.replicas.unwrap_or(max).min(max);
+    let target = target_text(&request.target);
+    if let Some(hpa) = autoscaler_of(runbook, &request.target).await? {
+        let name = hpa.metadata.name.clone().unwrap_or_default();
+        let spec = hpa.spec.unwrap_or_default();
+        let hpa_max = u32::try_from(spec.max_replicas).unwrap_or(0);
+        let minimum = u32::try_from(spec.min_replicas.unwrap_or(1)).unwrap_or(1);
+        let wanted = wanted.min(hpa_max);
+        if minimum >= wanted {
+            return Ok((
+                Outcome::NoOp,
+                format!(
+                    "autoscaler {name} of deployment {target} already keeps at least {minimum} replicas (wanted {wanted}, max {max}, autoscaler max {hpa_max})"
+                ),
+            ));
+        }
+        let path = format!(
+            "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers/{name}",
+            request.target.namespace
+        );
+        let patch = json!({ "spec": { "minReplicas": wanted } });
+        let answer = runbook
+            .kube
+            .send(
+                http::Method::PATCH,
+                &path,
+                Some((MERGE_PATCH, patch.to_string().into_bytes())),
+            )
+            .await?;
+        if !answer.ok() {
+            return Err(answer.error("patch autoscaler"));
+        }
+        return Ok((
+            Outcome::Applied,
+            format!(
+                "raised the minimum of autoscaler {name} of deployment {target} from {minimum} to {wanted} replicas (max {max})"
+            ),
+        ));
+    }
     let path = format!("{}/scale", deployment_path(&request.target));
     let answer = runbook.kube.send(http::Method::GET, &path, None).await?;
     if !answer.ok() {
@@ -332,7 +377,6 @@ async fn scale(
     }
     let current: Scale = answer.json("read scale")?;
     let replicas = current.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
-    let target = target_text(&request.target);
     if replicas >= wanted {
         return Ok((
             Outcome::NoOp,
@@ -357,6 +401,27 @@ async fn scale(
         Outcome::Applied,
         format!("scaled deployment {target} from {replicas} to {wanted} replicas (max {max})"),
     ))
+}
+
+/// The autoscaler (autoscaling/v2) whose scale target is the deployment `target`, if any.
+async fn autoscaler_of(
+    runbook: &Runbook,
+    target: &Target,
+) -> Result<Option<HorizontalPodAutoscaler>, ActionError> {
+    let path = format!(
+        "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers",
+        target.namespace
+    );
+    let answer = runbook.kube.send(http::Method::GET, &path, None).await?;
+    if !answer.ok() {
+        return Err(answer.error("list autoscalers"));
+    }
+    let list: k8s_openapi::List<HorizontalPodAutoscaler> = answer.json("list autoscalers")?;
+    Ok(list.items.into_iter().find(|hpa| {
+        hpa.spec.as_ref().is_some_and(|s| {
+            s.scale_target_ref.kind == "Deployment" && s.scale_target_ref.name == target.name
+        })
+    }))
 }
 
 async fn restart(runbook: &Runbook, target: &Target) -> Result<(Outcome, String), ActionError> {

@@ -120,10 +120,34 @@ fn body(r: &Captured) -> Value {
     serde_json::from_str(&r.body).unwrap()
 }
 
+/// An autoscaler list with one HPA for `other` (not the target) and, when `managed` names a
+/// deployment, one for it with `minReplicas` 2 and `maxReplicas` 6.
+fn autoscalers(managed: Option<&str>) -> String {
+    let hpa = |name: &str, min: u32, max: u32| {
+        json!({
+            "metadata": {"name": format!("{name}-hpa"), "namespace": "apps"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                "minReplicas": min,
+                "maxReplicas": max,
+            },
+        })
+    };
+    let mut items = vec![hpa("other", 1, 3)];
+    if let Some(name) = managed {
+        items.push(hpa(name, 2, 6));
+    }
+    json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscalerList", "metadata": {}, "items": items})
+        .to_string()
+}
+
+const AUTOSCALERS: &str = "/apis/autoscaling/v2/namespaces/apps/horizontalpodautoscalers";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_patches_the_scale_subresource_up_to_the_bound() {
-    let kube = Listener::start(|r| match r.method.as_str() {
-        "GET" => (200, json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "checkout"}, "spec": {"replicas": 2}}).to_string()),
+    let kube = Listener::start(|r| match (r.method.as_str(), r.path.as_str()) {
+        ("GET", AUTOSCALERS) => (200, autoscalers(None)),
+        ("GET", _) => (200, json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "checkout"}, "spec": {"replicas": 2}}).to_string()),
         _ => (200, r.body.clone()),
     })
     .await;
@@ -135,15 +159,58 @@ async fn scale_patches_the_scale_subresource_up_to_the_bound() {
     let result = handle(&runbook, input).await.unwrap();
     assert_eq!(result.outcome, Outcome::Applied, "{}", result.message);
     let requests = kube.requests();
-    assert_eq!(requests.len(), 2);
+    assert_eq!(requests.len(), 3);
     let path = format!("/apis/apps/v1/namespaces/apps/deployments/{name}/scale");
     assert_eq!(
         (requests[0].method.as_str(), requests[0].path.as_str()),
-        ("GET", path.as_str())
+        ("GET", AUTOSCALERS),
+        "first: is an autoscaler in charge?"
     );
     assert_eq!(
         (requests[1].method.as_str(), requests[1].path.as_str()),
+        ("GET", path.as_str())
+    );
+    assert_eq!(
+        (requests[2].method.as_str(), requests[2].path.as_str()),
         ("PATCH", path.as_str())
+    );
+    assert_eq!(
+        requests[2].headers["content-type"],
+        "application/merge-patch+json"
+    );
+    assert_eq!(
+        body(&requests[2]),
+        json!({"spec": {"replicas": 8}}),
+        "capped at max_replicas"
+    );
+    requests.iter().for_each(assert_eks_bearer);
+}
+
+/// With an autoscaler in charge, patching the deployment would be undone: the action raises
+/// the autoscaler's minimum instead, within both bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_raises_the_minimum_of_the_autoscaler_in_charge() {
+    let name = unique("checkout");
+    let managed = name.clone();
+    let kube = Listener::start(move |r| match r.method.as_str() {
+        "GET" => (200, autoscalers(Some(&managed))),
+        _ => (200, r.body.clone()),
+    })
+    .await;
+    let (first, _) = runbook(&kube.url).await;
+    let mut input = request("scale_deployment", "apps", &name);
+    input["max_replicas"] = json!(8);
+    let result = handle(&first, input).await.unwrap();
+    assert_eq!(result.outcome, Outcome::Applied, "{}", result.message);
+    let requests = kube.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "list autoscalers, patch one; the deployment is not touched"
+    );
+    assert_eq!(
+        (requests[1].method.as_str(), requests[1].path.as_str()),
+        ("PATCH", format!("{AUTOSCALERS}/{name}-hpa").as_str())
     );
     assert_eq!(
         requests[1].headers["content-type"],
@@ -151,21 +218,34 @@ async fn scale_patches_the_scale_subresource_up_to_the_bound() {
     );
     assert_eq!(
         body(&requests[1]),
-        json!({"spec": {"replicas": 8}}),
-        "capped at max_replicas"
+        json!({"spec": {"minReplicas": 6}}),
+        "capped at the autoscaler's own maximum (6 < 8)"
     );
     requests.iter().for_each(assert_eks_bearer);
+
+    // Already at least that high: nothing is patched.
+    let kube = Listener::start(|_| (200, autoscalers(Some("checkout")))).await;
+    let (again, _) = runbook(&kube.url).await;
+    let mut input = request("scale_deployment", "apps", "checkout");
+    input["max_replicas"] = json!(2);
+    let result = handle(&again, input).await.unwrap();
+    assert_eq!(result.outcome, Outcome::NoOp, "{}", result.message);
+    assert_eq!(kube.requests().len(), 1, "only the list");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_is_a_no_op_when_already_there() {
-    let kube = Listener::start(|_| (200, json!({"spec": {"replicas": 8}}).to_string())).await;
+    let kube = Listener::start(|r| match r.path.as_str() {
+        AUTOSCALERS => (200, autoscalers(None)),
+        _ => (200, json!({"spec": {"replicas": 8}}).to_string()),
+    })
+    .await;
     let (runbook, _) = runbook(&kube.url).await;
     let mut input = request("scale_deployment", "apps", &unique("checkout"));
     input["max_replicas"] = json!(8);
     let result = handle(&runbook, input).await.unwrap();
     assert_eq!(result.outcome, Outcome::NoOp);
-    assert_eq!(kube.requests().len(), 1, "only the read");
+    assert_eq!(kube.requests().len(), 2, "the autoscaler list and the read");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

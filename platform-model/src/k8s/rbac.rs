@@ -51,8 +51,11 @@ const fn cluster(
 /// What `runbook_action` calls for each action, so the RBAC below can be checked against it.
 pub fn required_permissions(action: Action) -> Vec<Permission> {
     match action {
-        // Read the current scale, patch it (bounded by the maximum).
+        // Find the deployment's autoscaler and raise its minimum; without one, read the
+        // current scale and patch it (bounded by the maximum).
         Action::ScaleDeployment => vec![
+            ns("autoscaling", "horizontalpodautoscalers", "list"),
+            ns("autoscaling", "horizontalpodautoscalers", "patch"),
             ns("apps", "deployments/scale", "get"),
             ns("apps", "deployments/scale", "patch"),
         ],
@@ -111,13 +114,19 @@ fn group_subject() -> Subject {
     }
 }
 
-/// The namespaced Role: scale, restart (patch) and read deployments; list pods.
+/// The namespaced Role: scale, restart (patch) and read deployments; raise an autoscaler's
+/// minimum; list pods.
 pub fn remediation_role() -> Role {
     Role {
         metadata: meta(REMEDIATION_ROLE, APPS_NAMESPACE, []),
         rules: Some(vec![
             rule(&["apps"], &["deployments"], &["get", "list", "patch"]),
             rule(&["apps"], &["deployments/scale"], &["get", "patch"]),
+            rule(
+                &["autoscaling"],
+                &["horizontalpodautoscalers"],
+                &["list", "patch"],
+            ),
             rule(&[""], &["pods"], &["list"]),
         ]),
     }
