@@ -352,17 +352,7 @@ async fn scale(
             request.target.namespace
         );
         let patch = json!({ "spec": { "minReplicas": wanted } });
-        let answer = runbook
-            .kube
-            .send(
-                http::Method::PATCH,
-                &path,
-                Some((MERGE_PATCH, patch.to_string().into_bytes())),
-            )
-            .await?;
-        if !answer.ok() {
-            return Err(answer.error("patch autoscaler"));
-        }
+        send_patch(runbook, &path, MERGE_PATCH, &patch, "patch autoscaler").await?;
         return Ok((
             Outcome::Applied,
             format!(
@@ -386,21 +376,33 @@ async fn scale(
         ));
     }
     let patch = json!({ "spec": { "replicas": wanted } });
-    let answer = runbook
-        .kube
-        .send(
-            http::Method::PATCH,
-            &path,
-            Some((MERGE_PATCH, patch.to_string().into_bytes())),
-        )
-        .await?;
-    if !answer.ok() {
-        return Err(answer.error("patch scale"));
-    }
+    send_patch(runbook, &path, MERGE_PATCH, &patch, "patch scale").await?;
     Ok((
         Outcome::Applied,
         format!("scaled deployment {target} from {replicas} to {wanted} replicas (max {max})"),
     ))
+}
+
+/// `PATCH path` with `patch` as `content_type`; an error answer becomes an error naming `what`.
+async fn send_patch(
+    runbook: &Runbook,
+    path: &str,
+    content_type: &str,
+    patch: &serde_json::Value,
+    what: &str,
+) -> Result<(), ActionError> {
+    let answer = runbook
+        .kube
+        .send(
+            http::Method::PATCH,
+            path,
+            Some((content_type, patch.to_string().into_bytes())),
+        )
+        .await?;
+    if !answer.ok() {
+        return Err(answer.error(what));
+    }
+    Ok(())
 }
 
 /// The autoscaler (autoscaling/v2) whose scale target is the deployment `target`, if any.
@@ -433,17 +435,14 @@ async fn restart(runbook: &Runbook, target: &Target) -> Result<(Outcome, String)
     let patch = json!({
         "spec": { "template": { "metadata": { "annotations": { RESTARTED_AT: now } } } }
     });
-    let answer = runbook
-        .kube
-        .send(
-            http::Method::PATCH,
-            &deployment_path(target),
-            Some((STRATEGIC_MERGE_PATCH, patch.to_string().into_bytes())),
-        )
-        .await?;
-    if !answer.ok() {
-        return Err(answer.error("restart deployment"));
-    }
+    send_patch(
+        runbook,
+        &deployment_path(target),
+        STRATEGIC_MERGE_PATCH,
+        &patch,
+        "restart deployment",
+    )
+    .await?;
     Ok((
         Outcome::Applied,
         format!(
@@ -509,17 +508,14 @@ pub fn skipped_by_drain(pod: &Pod) -> bool {
 async fn drain(runbook: &Runbook, node: &str) -> Result<(Outcome, String), ActionError> {
     let started = Instant::now();
     let patch = json!({ "spec": { "unschedulable": true } });
-    let answer = runbook
-        .kube
-        .send(
-            http::Method::PATCH,
-            &format!("/api/v1/nodes/{node}"),
-            Some((STRATEGIC_MERGE_PATCH, patch.to_string().into_bytes())),
-        )
-        .await?;
-    if !answer.ok() {
-        return Err(answer.error("cordon node"));
-    }
+    send_patch(
+        runbook,
+        &format!("/api/v1/nodes/{node}"),
+        STRATEGIC_MERGE_PATCH,
+        &patch,
+        "cordon node",
+    )
+    .await?;
     let list_path = format!("/api/v1/pods?fieldSelector=spec.nodeName%3D{node}");
     let mut evicted = BTreeSet::new();
     let mut blocked = 0u32;
