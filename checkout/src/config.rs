@@ -1,14 +1,16 @@
 //! Settings read from the environment at start, validated once.
+//!
+//! Every variable is declared in the shared runtime contract
+//! ([`platform_model::contract::runtime::checkout`]: name, type, bounds, default, who sets it)
+//! and read only through it, so the service reads nothing the deployment generator does not
+//! know, and a bad value is reported in the contract's words:
+//! `ERROR_RATE="1.5": expected a number from 0.0 to 1.0`.
 
 use std::time::Duration;
 
+use platform_model::contract::runtime::{Var, VarError, checkout as vars};
+
 use crate::Error;
-
-/// The SSM parameter the runbook flips to turn degraded mode on.
-pub const DEFAULT_SSM_PARAMETER: &str = "/checkout/degraded_mode";
-
-/// The largest `LATENCY_MS` accepted (one minute).
-pub const MAX_LATENCY_MS: u64 = 60_000;
 
 /// The chaos knobs: what the service does to itself on purpose.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -17,34 +19,41 @@ pub struct Chaos {
     pub latency: Duration,
     /// Share of `POST /checkout` answered with 500, 0.0 to 1.0 (`ERROR_RATE`).
     pub error_rate: f64,
-    /// Skip the optional work, e.g. recommendations (`DEGRADED_MODE` or SSM).
+    /// Skip the optional work, e.g. recommendations (`DEGRADED_MODE` or SSM). The value at
+    /// start: [`AppState`](crate::AppState) holds the live one, which the SSM refresh changes.
     pub degraded: bool,
 }
 
 /// Everything the binary reads from its environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Listen port for every endpoint, metrics included (`PORT`, default 8080).
+    /// Listen port for every endpoint, metrics included (`PORT`).
     pub port: u16,
-    /// `LATENCY_MS`, default 0.
+    /// `LATENCY_MS`.
     pub latency: Duration,
-    /// `ERROR_RATE`, default 0.0.
+    /// `ERROR_RATE`.
     pub error_rate: f64,
-    /// `DEGRADED_MODE` when set; it wins over SSM.
+    /// `DEGRADED_MODE` when set: a local-only override; it wins over SSM and turns the refresh
+    /// off.
     pub degraded_mode: Option<bool>,
-    /// SSM parameter to read degraded mode from when `DEGRADED_MODE` is unset
-    /// (`DEGRADED_MODE_SSM_PARAMETER`, default [`DEFAULT_SSM_PARAMETER`]; empty turns the read off).
+    /// SSM parameter holding degraded mode (`DEGRADED_MODE_SSM_PARAMETER`); unset or empty turns
+    /// the SSM read (at start and while serving) off.
     pub ssm_parameter: Option<String>,
-    /// Bound on the whole SSM read (`SSM_TIMEOUT_MS`, default 2000).
+    /// How often the SSM parameter is read again while serving
+    /// (`DEGRADED_MODE_REFRESH_SECONDS`).
+    pub degraded_refresh: Duration,
+    /// Bound on one SSM read, configuration and credentials included (`SSM_TIMEOUT_MS`).
     pub ssm_timeout: Duration,
+    /// The SSM parameter's region (`AWS_REGION`); unset: the AWS SDK's default chain.
+    pub aws_region: Option<String>,
     /// How long to keep serving with readiness false after SIGTERM, so load balancers stop
-    /// sending first (`SHUTDOWN_DELAY_MS`, default 5000).
+    /// sending first (`SHUTDOWN_DELAY_MS`).
     pub shutdown_delay: Duration,
-    /// Bound on waiting for in-flight requests after the delay (`SHUTDOWN_TIMEOUT_MS`, default 20000).
+    /// Bound on waiting for in-flight requests after the delay (`SHUTDOWN_TIMEOUT_MS`).
     pub shutdown_timeout: Duration,
     /// Seed for the chaos random source (`CHAOS_SEED`); random when unset.
     pub chaos_seed: Option<u64>,
-    /// `LOG_LEVEL`: error, warn, info (default), debug or trace.
+    /// `LOG_LEVEL`: error, warn, info, debug or trace.
     pub log_level: tracing::Level,
 }
 
@@ -56,114 +65,30 @@ impl Config {
 
     /// Reads the settings through `lookup` (tests pass a map). An empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let ms = |name: &'static str, default: u64, max: u64, expected: &'static str| {
-            get(name).map_or(Ok(Duration::from_millis(default)), |v| {
-                v.trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n <= max)
-                    .map(Duration::from_millis)
-                    .ok_or(Error::InvalidSetting {
-                        name,
-                        value: v,
-                        expected,
-                    })
-            })
-        };
-        let port = get("PORT").map_or(Ok(8080), |v| {
-            v.trim()
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or(Error::InvalidSetting {
-                    name: "PORT",
-                    value: v,
-                    expected: "a port number from 1 to 65535",
-                })
-        })?;
-        let latency = ms(
-            "LATENCY_MS",
-            0,
-            MAX_LATENCY_MS,
-            "a whole number of milliseconds from 0 to 60000",
-        )?;
-        let error_rate = get("ERROR_RATE").map_or(Ok(0.0), |v| {
-            v.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|r| (0.0..=1.0).contains(r))
-                .ok_or(Error::InvalidSetting {
-                    name: "ERROR_RATE",
-                    value: v,
-                    expected: "a number from 0.0 to 1.0",
-                })
-        })?;
-        let degraded_mode = get("DEGRADED_MODE")
-            .map(|v| {
-                parse_bool(&v).ok_or(Error::InvalidSetting {
-                    name: "DEGRADED_MODE",
-                    value: v,
-                    expected: "true or false",
-                })
-            })
-            .transpose()?;
-        let ssm_parameter = match lookup("DEGRADED_MODE_SSM_PARAMETER") {
-            None => Some(DEFAULT_SSM_PARAMETER.to_owned()),
-            Some(v) if v.trim().is_empty() => None,
-            Some(v) => Some(v.trim().to_owned()),
-        };
-        let ssm_timeout = ms(
-            "SSM_TIMEOUT_MS",
-            2_000,
-            60_000,
-            "a whole number of milliseconds from 0 to 60000",
-        )?;
-        let shutdown_delay = ms(
-            "SHUTDOWN_DELAY_MS",
-            5_000,
-            300_000,
-            "a whole number of milliseconds from 0 to 300000",
-        )?;
-        let shutdown_timeout = ms(
-            "SHUTDOWN_TIMEOUT_MS",
-            20_000,
-            300_000,
-            "a whole number of milliseconds from 0 to 300000",
-        )?;
-        let chaos_seed = get("CHAOS_SEED")
-            .map(|v| {
-                v.trim().parse::<u64>().map_err(|_| Error::InvalidSetting {
-                    name: "CHAOS_SEED",
-                    value: v,
-                    expected: "a whole number from 0 to 18446744073709551615",
-                })
-            })
-            .transpose()?;
-        let log_level = get("LOG_LEVEL").map_or(Ok(tracing::Level::INFO), |v| {
-            v.trim()
-                .parse::<tracing::Level>()
-                .map_err(|_| Error::InvalidSetting {
-                    name: "LOG_LEVEL",
-                    value: v,
-                    expected: "one of error, warn, info, debug, trace",
-                })
-        })?;
+        let lookup: &dyn Fn(&str) -> Option<String> = &lookup;
+        let port = with_default(&vars::PORT, vars::PORT.integer(lookup)?)?;
+        let port = u16::try_from(port).map_err(|_| invalid(&vars::PORT, &port.to_string()))?;
+        let log_level = with_default(&vars::LOG_LEVEL, vars::LOG_LEVEL.read(lookup))?;
+        let log_level = log_level
+            .parse::<tracing::Level>()
+            .map_err(|_| invalid(&vars::LOG_LEVEL, &log_level))?;
         Ok(Self {
             port,
-            latency,
-            error_rate,
-            degraded_mode,
-            ssm_parameter,
-            ssm_timeout,
-            shutdown_delay,
-            shutdown_timeout,
-            chaos_seed,
+            latency: duration(&vars::LATENCY_MS, lookup)?,
+            error_rate: with_default(&vars::ERROR_RATE, vars::ERROR_RATE.ratio(lookup)?)?,
+            degraded_mode: vars::DEGRADED_MODE.bool(lookup)?,
+            ssm_parameter: vars::DEGRADED_MODE_SSM_PARAMETER.read(lookup),
+            degraded_refresh: duration(&vars::DEGRADED_MODE_REFRESH_SECONDS, lookup)?,
+            ssm_timeout: duration(&vars::SSM_TIMEOUT_MS, lookup)?,
+            aws_region: vars::AWS_REGION.read(lookup),
+            shutdown_delay: duration(&vars::SHUTDOWN_DELAY_MS, lookup)?,
+            shutdown_timeout: duration(&vars::SHUTDOWN_TIMEOUT_MS, lookup)?,
+            chaos_seed: vars::CHAOS_SEED.integer(lookup)?,
             log_level,
         })
     }
 
-    /// The chaos knobs, with degraded mode as resolved (environment, SSM or default).
+    /// The chaos knobs, with degraded mode as resolved at start (environment, SSM or default).
     #[must_use]
     pub fn chaos(&self, degraded: bool) -> Chaos {
         Chaos {
@@ -174,19 +99,40 @@ impl Config {
     }
 }
 
-/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), any case.
+/// A duration variable that has a default in the contract.
+fn duration(var: &Var, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Duration, VarError> {
+    with_default(var, var.duration(lookup)?)
+}
+
+/// The value, or an error naming the variable when it is unset and the contract declares no
+/// default for it (the readers already return the default when there is one).
+fn with_default<T>(var: &Var, value: Option<T>) -> Result<T, VarError> {
+    value.ok_or(VarError::Missing {
+        name: var.name,
+        doc: var.doc,
+    })
+}
+
+/// The contract's error for a value of `var` the service cannot use.
+fn invalid(var: &Var, value: &str) -> VarError {
+    VarError::Invalid {
+        name: var.name,
+        value: value.to_owned(),
+        expected: var.kind.expected(),
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), any case: the contract's reading, also
+/// applied to the SSM parameter's value.
 #[must_use]
 pub fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
-    }
+    platform_model::contract::runtime::parse_bool(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use platform_model::contract::runtime::{Kind, Setter};
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
@@ -204,8 +150,14 @@ mod tests {
         assert_eq!(c.latency, Duration::ZERO);
         assert_eq!(c.error_rate, 0.0);
         assert_eq!(c.degraded_mode, None);
-        assert_eq!(c.ssm_parameter.as_deref(), Some(DEFAULT_SSM_PARAMETER));
+        assert_eq!(c.ssm_parameter, None, "no default parameter: SSM off");
+        assert_eq!(c.degraded_refresh, Duration::from_secs(15));
         assert_eq!(c.ssm_timeout, Duration::from_secs(2));
+        assert_eq!(c.aws_region, None);
+        assert_eq!(c.shutdown_delay, Duration::from_secs(5));
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(20));
+        assert_eq!(c.chaos_seed, None);
+        assert_eq!(c.log_level, tracing::Level::INFO);
     }
 
     #[test]
@@ -214,22 +166,42 @@ mod tests {
             ("LATENCY_MS", "400"),
             ("ERROR_RATE", "0.05"),
             ("DEGRADED_MODE", "TRUE"),
-            ("DEGRADED_MODE_SSM_PARAMETER", ""),
+            (
+                "DEGRADED_MODE_SSM_PARAMETER",
+                " /dev/checkout/degraded_mode ",
+            ),
+            ("DEGRADED_MODE_REFRESH_SECONDS", "1"),
+            ("AWS_REGION", "eu-west-1"),
             ("PORT", "9000"),
+            ("CHAOS_SEED", "18446744073709551615"),
+            ("LOG_LEVEL", "debug"),
         ])
         .unwrap();
         assert_eq!(c.latency, Duration::from_millis(400));
         assert_eq!(c.error_rate, 0.05);
         assert_eq!(c.degraded_mode, Some(true));
-        assert_eq!(c.ssm_parameter, None);
+        assert_eq!(
+            c.ssm_parameter.as_deref(),
+            Some("/dev/checkout/degraded_mode")
+        );
+        assert_eq!(c.degraded_refresh, Duration::from_secs(1));
+        assert_eq!(c.aws_region.as_deref(), Some("eu-west-1"));
         assert_eq!(c.port, 9000);
+        assert_eq!(c.chaos_seed, Some(u64::MAX));
+        assert_eq!(c.log_level, tracing::Level::DEBUG);
     }
 
     #[test]
     fn empty_values_count_as_unset() {
-        let c = config(&[("LATENCY_MS", ""), ("DEGRADED_MODE", " ")]).unwrap();
+        let c = config(&[
+            ("LATENCY_MS", ""),
+            ("DEGRADED_MODE", " "),
+            ("DEGRADED_MODE_SSM_PARAMETER", ""),
+        ])
+        .unwrap();
         assert_eq!(c.latency, Duration::ZERO);
         assert_eq!(c.degraded_mode, None);
+        assert_eq!(c.ssm_parameter, None);
     }
 
     #[test]
@@ -268,11 +240,70 @@ mod tests {
             (
                 "PORT",
                 "0",
-                "PORT=\"0\": expected a port number from 1 to 65535",
+                "PORT=\"0\": expected a whole number from 1 to 65535",
+            ),
+            (
+                "DEGRADED_MODE_REFRESH_SECONDS",
+                "0",
+                "DEGRADED_MODE_REFRESH_SECONDS=\"0\": expected a whole number of seconds from 1 to 3600",
+            ),
+            (
+                "LOG_LEVEL",
+                "loud",
+                "LOG_LEVEL=\"loud\": expected one of error, warn, info, debug, trace",
             ),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.to_string(), expected);
+        }
+    }
+
+    /// Every variable the contract declares for checkout is read: a value of the wrong type is
+    /// refused naming it, a text value arrives in the settings.
+    #[test]
+    fn every_contract_variable_is_read() {
+        for var in vars::ALL {
+            match var.kind {
+                Kind::Text | Kind::List => {
+                    let c = config(&[(var.name, "some-text")]).unwrap();
+                    let seen = [c.ssm_parameter.as_deref(), c.aws_region.as_deref()];
+                    assert!(
+                        seen.contains(&Some("some-text")),
+                        "{} is not read",
+                        var.name
+                    );
+                }
+                _ => {
+                    let err = config(&[(var.name, "not-a-value")]).unwrap_err();
+                    assert!(
+                        err.to_string().starts_with(&format!("{}=", var.name)),
+                        "{} is not read: {err}",
+                        var.name
+                    );
+                }
+            }
+        }
+    }
+
+    /// The README's table lists every contract variable with the contract's default and setter.
+    #[test]
+    fn readme_table_matches_the_contract() {
+        let readme = include_str!("../README.md");
+        for var in vars::ALL {
+            let prefix = format!("| `{}` |", var.name);
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&prefix))
+                .unwrap_or_else(|| panic!("README.md has no row for {}", var.name));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            assert_eq!(cells[2], var.default.unwrap_or("unset"), "{row}");
+            let setter = match var.setter {
+                Setter::Deploy { required: true } => "Deployment (required)",
+                Setter::Deploy { required: false } => "Deployment (optional)",
+                Setter::Runtime => "runtime",
+                Setter::LocalOnly => "local only",
+            };
+            assert_eq!(cells[3], setter, "{row}");
         }
     }
 }

@@ -2,19 +2,15 @@
 
 use std::time::Duration;
 
+use platform_model::contract::runtime::VarError;
+
 /// Everything that can go wrong in the checkout library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An environment setting has a value the service cannot use.
-    #[error("{name}={value:?}: expected {expected}")]
-    InvalidSetting {
-        /// The variable's name, e.g. `ERROR_RATE`.
-        name: &'static str,
-        /// The value as it was given.
-        value: String,
-        /// What the variable accepts.
-        expected: &'static str,
-    },
+    /// An environment setting has a value the service cannot use (the shared contract's
+    /// message: `ERROR_RATE="1.5": expected a number from 0.0 to 1.0`).
+    #[error(transparent)]
+    Setting(#[from] VarError),
     /// No AWS region is configured, so SSM cannot be asked.
     #[error("no AWS region configured (set AWS_REGION)")]
     SsmNoRegion,

@@ -74,6 +74,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn checkout(State(state): State<AppState>, body: Bytes) -> Response {
     let chaos = state.chaos();
+    // Read once: the recommendations and the `degraded` field agree even when the SSM refresh
+    // flips the mode during the request.
+    let degraded = chaos.degraded;
     if !chaos.latency.is_zero() {
         tokio::time::sleep(chaos.latency).await;
     }
@@ -89,7 +92,7 @@ async fn checkout(State(state): State<AppState>, body: Bytes) -> Response {
         Err(invalid) => return (StatusCode::BAD_REQUEST, Json(invalid)).into_response(),
     };
     let total_minor = order::total_minor(&order);
-    let recommendations = if chaos.degraded {
+    let recommendations = if degraded {
         Vec::new()
     } else {
         order::recommendations(&order)
@@ -101,7 +104,7 @@ async fn checkout(State(state): State<AppState>, body: Bytes) -> Response {
         total_minor,
         total: order::format_minor(total_minor),
         recommendations,
-        degraded: chaos.degraded,
+        degraded,
     };
     (StatusCode::OK, Json(confirmation)).into_response()
 }

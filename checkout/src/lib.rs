@@ -2,13 +2,15 @@
 //!
 //! An axum service answering `POST /checkout`, `GET /healthz`, `GET /readyz` and `GET /metrics`,
 //! with the seed service's Prometheus metrics, chaos knobs (`LATENCY_MS`, `ERROR_RATE`,
-//! `DEGRADED_MODE`) and degraded mode read from SSM at start.
+//! `DEGRADED_MODE`) and degraded mode read from SSM at start and followed while serving.
 //!
 //! Modules:
-//! - [`config`]: settings from the environment, validated once at start;
+//! - [`config`]: settings from the environment (declared in the shared runtime contract,
+//!   `platform_model::contract::runtime::checkout`), validated once at start;
 //! - [`order`]: the order body, its validation and the confirmation;
 //! - [`metrics`]: the metrics and their exposition;
-//! - [`degraded`]: where degraded mode comes from (environment, SSM, default);
+//! - [`degraded`]: where degraded mode comes from (environment, SSM, default) and the refresh
+//!   that follows the SSM flag while serving;
 //! - [`server`]: serving with graceful shutdown;
 //! - [`app`] builds the router from an [`AppState`].
 //!
@@ -48,7 +50,8 @@ pub use error::Error;
 pub use http::{MAX_BODY_BYTES, REQUEST_ID_HEADER, RequestId, app};
 pub use metrics::Metrics;
 
-/// What the handlers share: chaos knobs, metrics, readiness, the random source.
+/// What the handlers share: chaos knobs, live degraded mode, metrics, readiness, the random
+/// source.
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -56,7 +59,12 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Inner {
+    /// Latency and error rate; its `degraded` is only the value at start.
     chaos: Chaos,
+    /// Degraded mode now: the SSM refresh changes it while serving.
+    degraded: AtomicBool,
+    /// Serializes [`AppState::set_degraded`], so the gauge always ends at the flag's value.
+    degraded_write: Mutex<()>,
     metrics: Metrics,
     ready: AtomicBool,
     rng: Mutex<StdRng>,
@@ -87,6 +95,8 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 chaos,
+                degraded: AtomicBool::new(chaos.degraded),
+                degraded_write: Mutex::new(()),
                 metrics,
                 ready: AtomicBool::new(true),
                 rng: Mutex::new(rng),
@@ -96,10 +106,32 @@ impl AppState {
         }
     }
 
-    /// The chaos knobs in force.
+    /// The chaos knobs in force, degraded mode as it is now.
     #[must_use]
     pub fn chaos(&self) -> Chaos {
-        self.inner.chaos
+        Chaos {
+            degraded: self.is_degraded(),
+            ..self.inner.chaos
+        }
+    }
+
+    /// Whether degraded mode is on now (optional work skipped).
+    #[must_use]
+    pub fn is_degraded(&self) -> bool {
+        self.inner.degraded.load(Ordering::Relaxed)
+    }
+
+    /// Turns degraded mode on or off while serving, with the
+    /// `checkout_degraded_mode_enabled` gauge; returns the previous value.
+    pub fn set_degraded(&self, on: bool) -> bool {
+        let _write = self
+            .inner
+            .degraded_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let previous = self.inner.degraded.swap(on, Ordering::Relaxed);
+        self.inner.metrics.set_degraded(on);
+        previous
     }
 
     /// The metrics.

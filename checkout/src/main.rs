@@ -1,4 +1,5 @@
-//! `checkout`: reads the environment, resolves degraded mode, serves until SIGTERM.
+//! `checkout`: reads the environment, resolves degraded mode, serves until SIGTERM while
+//! following the SSM degraded-mode flag.
 //!
 //! Exit codes: 0 after a clean shutdown, 1 when the shutdown bound was hit or serving failed,
 //! 2 for a bad setting.
@@ -45,8 +46,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<Outcome> {
-    let (degraded, source) = degraded::resolve(&config).await;
-    let chaos = config.chaos(degraded);
+    let resolved = degraded::resolve(&config).await;
+    let chaos = config.chaos(resolved.degraded);
     let state = match config.chaos_seed {
         Some(seed) => AppState::with_seed(chaos, seed),
         None => AppState::new(chaos),
@@ -61,9 +62,25 @@ async fn run(config: Config) -> anyhow::Result<Outcome> {
         latency_ms = chaos.latency.as_millis() as u64,
         error_rate = chaos.error_rate,
         degraded_mode = chaos.degraded,
-        degraded_source = source.as_str(),
+        degraded_source = resolved.source.as_str(),
+        degraded_refresh_seconds = resolved
+            .follow
+            .as_ref()
+            .map(|_| config.degraded_refresh.as_secs()),
         "checkout listening"
     );
+    // The SSM refresh runs while serving; dropping `stop_refresh` ends it.
+    let (stop_refresh, refresh_stopped) = tokio::sync::oneshot::channel::<()>();
+    let refresh = resolved.follow.map(|flag| {
+        let state = state.clone();
+        let every = config.degraded_refresh;
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = refresh_stopped.await;
+            };
+            degraded::follow(&state, &flag, every, stop).await;
+        })
+    });
     let shutdown = Shutdown {
         delay: config.shutdown_delay,
         timeout: config.shutdown_timeout,
@@ -74,5 +91,11 @@ async fn run(config: Config) -> anyhow::Result<Outcome> {
             _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "shutting down"),
         }
     };
-    Ok(server::serve(listener, state, shutdown, signal).await?)
+    let outcome = server::serve(listener, state, shutdown, signal).await;
+    drop(stop_refresh);
+    if let Some(task) = refresh {
+        // Ends at once: the loop drops a read in progress when told to stop.
+        let _ = task.await;
+    }
+    Ok(outcome?)
 }

@@ -1,22 +1,20 @@
 //! The Prometheus metrics, with the seed service's names.
+//!
+//! Names and the latency histogram's buckets come from the shared contract
+//! ([`platform_model::contract::checkout`]), which the alert rules and their promtool tests
+//! read too: a threshold of an environment's latency alert resolves exactly when it is one of
+//! [`DURATION_BUCKETS`].
 
 use std::{sync::OnceLock, time::Duration};
 
 use axum::http::{Method, StatusCode};
+use platform_model::contract::checkout::{
+    DEGRADED_MODE_GAUGE, DURATION_BUCKETS, ERRORS_TOTAL, REQUEST_DURATION_SECONDS, REQUESTS_TOTAL,
+};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
 };
-
-/// The latency alert's threshold in seconds (p99 of `POST /checkout`). `LATENCY_MS=400` trips it.
-/// It is a bucket boundary of [`DURATION_BUCKETS`], so `histogram_quantile` resolves it exactly.
-pub const LATENCY_ALERT_THRESHOLD_SECONDS: f64 = 0.3;
-
-/// Buckets of `checkout_request_duration_seconds`: fine below 100 ms where the service lives,
-/// one boundary at the alert threshold and one either side of it.
-pub const DURATION_BUCKETS: [f64; 14] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0, 2.5, 5.0,
-];
 
 /// Content type of the classic text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -59,13 +57,13 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("checkout_requests_total", "HTTP requests answered."),
+            Opts::new(REQUESTS_TOTAL, "HTTP requests answered."),
             &["method", "route", "status"],
         )
         .expect("valid metric");
         let errors = IntCounterVec::new(
             Opts::new(
-                "checkout_errors_total",
+                ERRORS_TOTAL,
                 "HTTP requests answered with a 5xx status (injected by ERROR_RATE or not).",
             ),
             &["route"],
@@ -73,7 +71,7 @@ impl Metrics {
         .expect("valid metric");
         let duration = HistogramVec::new(
             HistogramOpts::new(
-                "checkout_request_duration_seconds",
+                REQUEST_DURATION_SECONDS,
                 "Time from request received to response ready, injected latency included.",
             )
             .buckets(DURATION_BUCKETS.to_vec()),
@@ -81,8 +79,8 @@ impl Metrics {
         )
         .expect("valid metric");
         let degraded = IntGauge::new(
-            "checkout_degraded_mode_enabled",
-            "1 when degraded mode is on (optional work skipped), else 0.",
+            DEGRADED_MODE_GAUGE,
+            "1 when degraded mode is on (optional work skipped), else 0; follows the SSM flag.",
         )
         .expect("valid metric");
         for c in [
@@ -191,9 +189,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn threshold_is_a_bucket_boundary() {
-        assert!(DURATION_BUCKETS.contains(&LATENCY_ALERT_THRESHOLD_SECONDS));
+    fn histogram_has_the_contract_buckets() {
         assert!(DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        let metrics = Metrics::new();
+        metrics.observe(
+            &Method::GET,
+            "/healthz",
+            StatusCode::OK,
+            Duration::from_millis(1),
+        );
+        let text = metrics.render();
+        let le: Vec<f64> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{REQUEST_DURATION_SECONDS}_bucket{{")))
+            .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next()?.parse().ok())
+            .filter(|le: &f64| le.is_finite())
+            .collect();
+        assert_eq!(le, DURATION_BUCKETS);
     }
 
     #[test]

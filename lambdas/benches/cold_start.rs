@@ -117,6 +117,9 @@ fn main() {
             ("EKS_CLUSTER_NAME", "sre-platform"),
             ("EKS_CLUSTER_ENDPOINT", "https://127.0.0.1:1"),
             ("INCIDENTS_TABLE", "sre-incidents"),
+            ("ALLOWED_NAMESPACES", "apps"),
+            ("DEGRADED_MODE_PARAMETER", "/checkout/degraded_mode"),
+            ("DRAIN_TIMEOUT_SECONDS", "45"),
         ],
         r#"{"incident_id":"inc-1","action":"restart_deployment","target":{"namespace":"apps","name":"checkout"},"dry_run":true}"#,
     );
@@ -125,7 +128,10 @@ fn main() {
         env!("CARGO_BIN_EXE_alert_ingest"),
         &[
             ("EVENT_BUS_NAME", "sre-platform-events"),
-            ("WEBHOOK_TOKEN_PARAMETER", "/sre/webhook-token"),
+            (
+                "WEBHOOK_TOKEN_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:sre-platform-webhook-token",
+            ),
         ],
         r#"{"resource":"/webhook/{source}","path":"/webhook/alertmanager","httpMethod":"GET","headers":{},"multiValueHeaders":{},"queryStringParameters":null,"multiValueQueryStringParameters":null,"pathParameters":{"source":"alertmanager"},"stageVariables":null,"requestContext":{"accountId":"123456789012","resourceId":"r","stage":"prod","requestId":"id","identity":{"sourceIp":"127.0.0.1"},"resourcePath":"/webhook/{source}","httpMethod":"GET","apiId":"api","path":"/prod/webhook/alertmanager"},"body":null,"isBase64Encoded":false}"#,
     );

@@ -92,6 +92,8 @@ pub struct Settings {
     pub pipeline: PipelineSettings,
     /// The EKS cluster side: add-ons, Alertmanager routing, remediation access.
     pub cluster: ClusterSettings,
+    /// The public DNS zone.
+    pub dns: DnsSettings,
 }
 
 /// Settings of the event pipeline.
@@ -117,10 +119,36 @@ pub struct PipelineSettings {
     pub remediation_deadline_seconds: u32,
     /// Namespaces the runbook may act in.
     pub allowed_namespaces: Vec<String>,
+    /// Seconds `drain_node` keeps evicting; must end before runbook_action's timeout.
+    #[schemars(range(min = 1, max = 840))]
+    pub drain_timeout_seconds: u32,
+    /// The webhook API's custom domain: its URL is known at synth time, so the Alertmanager
+    /// configuration and the Datadog webhook name it.
+    pub webhook_domain: WebhookDomain,
     /// The VPC of the private subnets.
     pub vpc_id: String,
     /// Private subnets (with a route to the EKS API) that runbook_action runs in.
     pub private_subnet_ids: Vec<String>,
+}
+
+/// The webhook API's custom domain name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookDomain {
+    /// Host name of the webhook API, e.g. `alerts.example.com`, in the hosted zone of `[dns]`.
+    pub name: String,
+    /// ACM certificate (same region) covering `name`: API Gateway terminates TLS with it.
+    pub certificate_arn: String,
+}
+
+/// The environment's public DNS zone (Route 53).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSettings {
+    /// The zone's name, e.g. `example.com`: the webhook's record and the hosts external-dns manages.
+    pub zone_name: String,
+    /// The hosted zone's id (`Z...`): external-dns and cert-manager may change records in it only.
+    pub hosted_zone_id: String,
 }
 
 /// A Lambda function's size.
@@ -146,6 +174,32 @@ pub enum Architecture {
     X86_64,
     /// Graviton.
     Arm64,
+}
+
+impl Architecture {
+    /// The name Lambda uses (`x86_64`, `arm64`), also the asset key's folder.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+
+    /// The Rust target `lambdas/build.sh` builds for it (glibc, as `provided.al2023`).
+    pub const fn rust_target(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+
+    /// The ELF `e_machine` of a binary built for it (`EM_X86_64` = 62, `EM_AARCH64` = 183).
+    pub const fn elf_machine(self) -> u16 {
+        match self {
+            Architecture::X86_64 => 62,
+            Architecture::Arm64 => 183,
+        }
+    }
 }
 
 /// Settings of the platform's KMS key.
@@ -197,9 +251,12 @@ pub struct DeadLetterSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutSettings {
-    /// Initial value of the SSM parameter `/checkout/degraded_mode` (the runbook flips it), and
-    /// the `DEGRADED_MODE` environment variable of the pods.
+    /// Initial value of the degraded-mode SSM parameter (the runbook's `enable_degraded_mode`
+    /// sets it; the pods read it, never an environment variable).
     pub degraded_mode: bool,
+    /// Seconds between two reads of the degraded-mode parameter by a running pod (1-3600).
+    #[schemars(range(min = 1, max = 3600))]
+    pub degraded_mode_refresh_seconds: u32,
     /// The container image (`repository:tag` or `repository@sha256:...`).
     pub image: String,
     /// Replicas of the Deployment; also the autoscaler's minimum (1-100).
@@ -220,8 +277,6 @@ pub struct CheckoutSettings {
     /// A WAFv2 web ACL to attach to the load balancer, when the environment has one.
     #[serde(default)]
     pub waf_acl_arn: Option<String>,
-    /// IAM role (name, same account) of the pods' service account (IRSA): reads the SSM flag.
-    pub irsa_role_name: String,
     /// Alert threshold: p99 latency in seconds above which `CheckoutHighLatency` fires.
     pub latency_p99_threshold_seconds: f64,
     /// Alert threshold: error ratio (0.0-1.0) above which `CheckoutHighErrorRate` fires.
@@ -236,19 +291,12 @@ pub struct CheckoutSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSettings {
-    /// The EKS cluster's name (the access entry is created in it).
+    /// The EKS cluster's name (the access entry and the pod identity associations are
+    /// created in it; runbook_action authenticates to it). The cluster itself is not generated
+    /// yet, so its name is an input.
     pub name: String,
-    /// The IAM role (name, same account) of the `runbook_action` Lambda; an EKS access entry
-    /// maps it to the remediation group. (The pipeline stack will own this role; until it
-    /// exports it, the name comes from here.)
-    pub runbook_role_name: String,
-    /// The Alertmanager webhook receiver: the pipeline's `POST /webhook/alertmanager` URL.
-    /// (The pipeline stack will output it; until then it comes from here.)
-    pub alertmanager_webhook_url: HttpsUrl,
     /// Alertmanager grouping and repetition.
     pub alertmanager: AlertmanagerSettings,
-    /// IRSA role names (same account) of the cluster add-ons.
-    pub addon_roles: AddonRoles,
 }
 
 /// Alertmanager's route timing.
@@ -261,18 +309,6 @@ pub struct AlertmanagerSettings {
     pub group_interval: PromDuration,
     /// How long to wait before repeating a notification that was already sent.
     pub repeat_interval: PromDuration,
-}
-
-/// IRSA role names of the cluster add-ons.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddonRoles {
-    /// aws-load-balancer-controller.
-    pub aws_load_balancer_controller: String,
-    /// external-dns.
-    pub external_dns: String,
-    /// cert-manager (DNS-01 through Route 53).
-    pub cert_manager: String,
 }
 
 macro_rules! checked_string {
@@ -398,13 +434,6 @@ checked_string!(
     },
     "a Prometheus duration such as \"30s\", \"5m\" or \"4h\""
 );
-
-impl Settings {
-    /// The ARN of an IAM role of this environment's account.
-    pub fn role_arn(&self, role_name: &str) -> String {
-        format!("arn:aws:iam::{}:role/{role_name}", self.account_id)
-    }
-}
 
 const EMBEDDED: [(Environment, &str, &str); 3] = [
     (

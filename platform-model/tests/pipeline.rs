@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 fn stack(env: Environment) -> (Template, Value) {
     let settings = Settings::embedded(env).unwrap();
-    let (t, _) = pipeline_stack(&settings, &assets()).unwrap();
+    let t = pipeline_stack(&settings, &assets()).unwrap().template;
     let json = t.to_json().unwrap();
     (t, json)
 }
@@ -212,7 +212,7 @@ fn every_taggable_resource_carries_the_environment_tags() {
 #[test]
 fn a_reference_to_a_resource_of_another_template_fails_naming_both() {
     let settings = Settings::embedded(Environment::Prod).unwrap();
-    let (_, data) = pipeline_stack(&settings, &assets()).unwrap();
+    let data = pipeline_stack(&settings, &assets()).unwrap().data;
     // A handle from the pipeline stack used in a template that does not hold that resource.
     let mut other = Template::new("consumer", "Uses a key it does not hold");
     other.add("Buffer", Queue::new().kms_master_key_id(data.key.arn()));
@@ -494,7 +494,13 @@ fn the_webhook_api_validates_bodies_against_the_payload_types() {
     for (id, m) in of_type(&t, "AWS::ApiGateway::Method") {
         assert_eq!(m["Properties"]["HttpMethod"], "POST", "{id}");
         assert_eq!(m["Properties"]["Integration"]["Type"], "AWS_PROXY", "{id}");
-        assert_eq!(m["Properties"]["ApiKeyRequired"], true, "{id}");
+        // One auth model: the bearer token alert_ingest checks. No API key, which no sender
+        // carries (the seam test sends the senders' exact requests).
+        assert_eq!(m["Properties"]["ApiKeyRequired"], false, "{id}");
+        assert_eq!(
+            m["Properties"]["Integration"]["TimeoutInMillis"], 29000,
+            "{id}"
+        );
         assert!(m["Properties"]["RequestValidatorId"].is_object(), "{id}");
     }
     let stage = one(&t, "AWS::ApiGateway::Stage");
@@ -532,7 +538,7 @@ fn functions_run_on_al2023_from_content_addressed_assets() {
     }
     assert_eq!(
         t["Resources"]["AlertIngestFunction"]["Properties"]["Code"]["S3Key"],
-        format!("lambdas/alert_ingest/{}.zip", "a".repeat(64))
+        format!("lambdas/alert_ingest/arm64/{}.zip", "a".repeat(64))
     );
     assert!(
         t["Resources"]["RunbookActionFunction"]["Properties"]["VpcConfig"]["SubnetIds"]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use platform_model::platform::{self, Artifact};
-use platform_model::settings::{Environment, Settings};
+use platform_model::settings::{Architecture, Environment, Settings};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -86,6 +86,10 @@ struct Manifest<'a> {
 #[derive(Serialize)]
 struct ManifestAsset<'a> {
     function: &'a str,
+    /// The function's `Architectures` (Lambda's name): what `lambdas/build.sh` builds.
+    architecture: &'static str,
+    /// The Rust target of that architecture.
+    rust_target: &'static str,
     zip: String,
     s3_key: String,
 }
@@ -109,6 +113,7 @@ fn expected_files(
     env: Environment,
     artifacts: &[Artifact],
     assets: &platform::Assets,
+    architecture: Architecture,
 ) -> Result<BTreeMap<String, String>> {
     let manifest = Manifest {
         environment: env.name(),
@@ -127,8 +132,14 @@ fn expected_files(
             .into_iter()
             .map(|a| ManifestAsset {
                 function: &a.name,
-                zip: format!("target/lambda/{}/bootstrap.zip", a.name),
-                s3_key: a.key(),
+                architecture: architecture.name(),
+                rust_target: architecture.rust_target(),
+                zip: format!(
+                    "target/lambda/{}/{}/bootstrap.zip",
+                    architecture.name(),
+                    a.name
+                ),
+                s3_key: a.key(architecture),
             })
             .collect(),
     };
@@ -260,7 +271,12 @@ fn run(cli: &Cli) -> Result<Outcome> {
         let settings = load_settings(env, cli.settings_dir.as_deref())?;
         let artifacts = platform::synthesize(&settings, &assets)
             .with_context(|| format!("synthesizing environment {env}"))?;
-        let files = expected_files(env, &artifacts, &assets)?;
+        let files = expected_files(
+            env,
+            &artifacts,
+            &assets,
+            settings.pipeline.lambda_architecture,
+        )?;
         let dir = cli.out.join(env.name());
         if cli.check {
             let problems = check_env(&dir, &files)?;

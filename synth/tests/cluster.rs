@@ -386,7 +386,7 @@ fn every_deployment_has_limits_probes_and_a_locked_down_container() {
                 .iter()
                 .map(|e| e["name"].as_str().unwrap())
                 .collect();
-            for knob in ["LATENCY_MS", "ERROR_RATE", "DEGRADED_MODE"] {
+            for knob in ["LATENCY_MS", "ERROR_RATE", "DEGRADED_MODE_SSM_PARAMETER"] {
                 assert!(env_names.contains(&knob), "{at}: no {knob}");
             }
         }

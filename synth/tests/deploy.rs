@@ -121,10 +121,35 @@ impl Drop for Moto {
 /// - `AWS::KMS::Key` `Tags`: moto reads them as KMS API tags (`TagKey`) and fails;
 /// - `AWS::SSM::Parameter` `Tags`: CloudFormation's map of strings, moto expects a list;
 /// - `Ref` to an `AWS::Events::EventBus` yields moto's bus object, not its name: replaced by the
-///   name the bus is created with (the value `Ref` has on AWS).
+///   name the bus is created with (the value `Ref` has on AWS);
+/// - `AWS::ApiGateway::DomainName` is not implemented, so the `Fn::GetAtt` of the webhook
+///   domain's alias record fails validation: the custom domain (domain, base path mapping,
+///   record) is removed from the copy. The seam test checks what the domain serves instead.
 fn for_moto(template: &Value) -> (Value, Vec<String>) {
     let mut t = template.clone();
     let mut changes = Vec::new();
+    let domain: Vec<String> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| {
+            matches!(
+                r["Type"].as_str(),
+                Some(
+                    "AWS::ApiGateway::DomainName"
+                        | "AWS::ApiGateway::BasePathMapping"
+                        | "AWS::Route53::RecordSet"
+                )
+            )
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    if !domain.is_empty() {
+        for id in &domain {
+            t["Resources"].as_object_mut().unwrap().remove(id);
+        }
+        changes.push(format!("custom domain removed: {}", domain.join(", ")));
+    }
     let mut buses = BTreeMap::new();
     for (id, r) in t["Resources"].as_object_mut().unwrap() {
         let kind = r["Type"].as_str().unwrap().to_owned();
@@ -298,7 +323,7 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
     let (sent, changes) = for_moto(&template);
     assert_eq!(
         changes.len(),
-        3,
+        4,
         "the moto workarounds still apply: {changes:?}"
     );
 
@@ -331,7 +356,7 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
         ]);
     };
     for asset in [&assets.alert_ingest, &assets.runbook_action] {
-        put(&zip, &asset.key());
+        put(&zip, &asset.key(settings.pipeline.lambda_architecture));
     }
     // The body is over CloudFormation's 51,200-byte inline limit: deploy from the bucket.
     put(&template_file, "templates/sre-pipeline.template.json");
@@ -343,7 +368,7 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
         "--template-url",
         &format!("https://{BUCKET}.s3.amazonaws.com/templates/sre-pipeline.template.json"),
         "--capabilities",
-        "CAPABILITY_IAM",
+        "CAPABILITY_NAMED_IAM",
         "--parameters",
         &format!("ParameterKey=AssetsBucket,ParameterValue={BUCKET}"),
     ]);

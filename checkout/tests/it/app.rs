@@ -285,6 +285,31 @@ async fn degraded_mode_skips_recommendations_and_sets_the_gauge() {
 }
 
 #[tokio::test]
+async fn degraded_mode_changes_while_serving() {
+    let state = AppState::with_seed(Chaos::default(), 3);
+    let router = app(state.clone());
+    assert!(
+        !post(&router, ORDER).await.json()["degraded"]
+            .as_bool()
+            .unwrap()
+    );
+
+    assert!(!state.set_degraded(true), "returns the previous value");
+    let body = post(&router, ORDER).await.json();
+    assert_eq!(body["degraded"], true);
+    assert_eq!(body["recommendations"], serde_json::json!([]));
+    let m = scrape(&router).await;
+    assert_eq!(m.value("checkout_degraded_mode_enabled", &[]), Some(1.0));
+
+    assert!(state.set_degraded(false));
+    let body = post(&router, ORDER).await.json();
+    assert_eq!(body["degraded"], false);
+    assert!(!body["recommendations"].as_array().unwrap().is_empty());
+    let m = scrape(&router).await;
+    assert_eq!(m.value("checkout_degraded_mode_enabled", &[]), Some(0.0));
+}
+
+#[tokio::test]
 async fn metrics_have_the_seed_names_types_and_bounded_labels() {
     let router = router(Chaos::default());
     post(&router, ORDER).await;

@@ -1,8 +1,12 @@
-//! The real binary: promtool on its metrics, SIGTERM under load, SSM fallback, bad settings.
+//! The real binary: promtool on its metrics, SIGTERM under load, SSM fallback, bad settings,
+//! and degraded mode following an SSM parameter in a moto server without a restart.
 
 use std::{
+    future::Future,
+    io::{BufRead, Read, Write},
+    path::PathBuf,
     process::Stdio,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -16,6 +20,7 @@ use crate::exposition::Exposition;
 
 const ORDER: &str = r#"{"currency":"USD","items":[{"sku":"SKU-1002","quantity":1}]}"#;
 const PROMTOOL_INSTALL: &str = "apt-get install -y --no-install-recommends prometheus";
+const MOTO_INSTALL: &str = "python3 -m venv .tools/venv && .tools/venv/bin/pip install -r .ci/requirements.txt (or run .ci/test.sh)";
 
 /// A port nobody listens on right now.
 fn free_port() -> u16 {
@@ -46,6 +51,8 @@ impl Service {
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
             "DEGRADED_MODE",
+            "DEGRADED_MODE_SSM_PARAMETER",
+            "DEGRADED_MODE_REFRESH_SECONDS",
             "LATENCY_MS",
             "ERROR_RATE",
         ] {
@@ -98,6 +105,45 @@ impl Service {
 
     fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// The log's JSON lines.
+    fn log_lines(&self) -> Vec<serde_json::Value> {
+        self.log()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Polls `check` every 100 ms until it holds; fails after `bound`.
+    async fn wait_until<F, Fut>(&self, what: &str, bound: Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = Instant::now() + bound;
+        while Instant::now() < deadline {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what}: not within {bound:?}\n{}", self.log());
+    }
+
+    /// The gauge, and a `POST /checkout` answer: `(gauge, degraded, recommendations)`.
+    async fn degraded_now(&self) -> (f64, bool, usize) {
+        let m = Exposition::parse(&self.metrics().await);
+        let gauge = m.value("checkout_degraded_mode_enabled", &[]).unwrap();
+        let (status, body) = http(self.port, "POST", "/checkout", ORDER).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let degraded = body["degraded"].as_bool().unwrap();
+        (
+            gauge,
+            degraded,
+            body["recommendations"].as_array().unwrap().len(),
+        )
     }
 
     fn sigterm(&self) {
@@ -260,6 +306,8 @@ async fn unreachable_ssm_falls_back_to_the_environment_with_a_warning() {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("SSM_TIMEOUT_MS", "2000"),
+        ("DEGRADED_MODE_SSM_PARAMETER", "/checkout/degraded_mode"),
+        ("DEGRADED_MODE_REFRESH_SECONDS", "1"),
     ])
     .await;
     let started = Instant::now();
@@ -285,16 +333,53 @@ async fn unreachable_ssm_falls_back_to_the_environment_with_a_warning() {
         error.contains("dispatch failure"),
         "the endpoint was tried: {error}"
     );
+
+    // The refresh keeps trying, warns, and leaves the mode as it was.
+    service
+        .wait_until("a failed refresh", Duration::from_secs(8), || async {
+            service.log_lines().iter().any(|l| {
+                l["level"] == "WARN"
+                    && l["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("SSM refresh failed"))
+            })
+        })
+        .await;
+    let m = Exposition::parse(&service.metrics().await);
+    assert_eq!(m.value("checkout_degraded_mode_enabled", &[]), Some(0.0));
+}
+
+#[tokio::test]
+async fn no_parameter_turns_the_ssm_read_off() {
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let mut service = Service::start(&[
+        ("AWS_ENDPOINT_URL", &closed),
+        ("AWS_REGION", "us-east-1"),
+        ("DEGRADED_MODE_REFRESH_SECONDS", "1"),
+    ])
+    .await;
+    service.wait_healthy().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let m = Exposition::parse(&service.metrics().await);
+    assert_eq!(m.value("checkout_degraded_mode_enabled", &[]), Some(0.0));
+    let log = service.log();
+    assert!(!log.contains("\"WARN\""), "no SSM read, no refresh:\n{log}");
+    assert!(
+        log.contains("DEGRADED_MODE_SSM_PARAMETER unset: SSM read off"),
+        "{log}"
+    );
 }
 
 #[tokio::test]
 async fn no_region_skips_ssm_with_a_warning() {
-    let mut service = Service::start(&[]).await;
+    let mut service =
+        Service::start(&[("DEGRADED_MODE_SSM_PARAMETER", "/checkout/degraded_mode")]).await;
     service.wait_healthy().await;
     let log = service.log();
     assert!(
-        log.lines()
-            .any(|l| l.contains("\"WARN\"") && l.contains("no AWS region")),
+        log.lines().any(|l| l.contains("\"WARN\"")
+            && l.contains("no AWS region")
+            && l.contains("no refresh without a region")),
         "{log}"
     );
 }
@@ -304,6 +389,8 @@ async fn degraded_mode_environment_wins_and_ssm_is_not_read() {
     let closed = format!("http://127.0.0.1:{}", free_port());
     let mut service = Service::start(&[
         ("DEGRADED_MODE", "true"),
+        ("DEGRADED_MODE_SSM_PARAMETER", "/checkout/degraded_mode"),
+        ("DEGRADED_MODE_REFRESH_SECONDS", "1"),
         ("AWS_ENDPOINT_URL", &closed),
         ("AWS_REGION", "us-east-1"),
     ])
@@ -314,6 +401,12 @@ async fn degraded_mode_environment_wins_and_ssm_is_not_read() {
     let log = service.log();
     assert!(!log.contains("\"WARN\""), "{log}");
     assert!(log.contains("\"source\":\"environment\""), "{log}");
+    // No refresh runs: a read of the closed endpoint would warn within a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let log = service.log();
+    assert!(!log.contains("\"WARN\""), "{log}");
+    let m = Exposition::parse(&service.metrics().await);
+    assert_eq!(m.value("checkout_degraded_mode_enabled", &[]), Some(1.0));
 }
 
 #[tokio::test]
@@ -332,17 +425,80 @@ async fn a_bad_knob_stops_the_start_with_a_clear_error() {
     );
 }
 
-/// Against a moto server (`moto_server -H 127.0.0.1 -p 5000`, then
-/// `MOTO_ENDPOINT=http://127.0.0.1:5000 cargo test -p checkout`). Skipped when unset.
-#[tokio::test]
-async fn ssm_parameter_turns_degraded_mode_on_with_moto() {
-    let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") else {
-        eprintln!("MOTO_ENDPOINT unset: skipping the moto SSM test");
-        return;
+/// `moto_server`: `MOTO_SERVER`, else the project's `.tools/venv`, else `PATH`; a missing
+/// server fails the test (naming the install command).
+fn moto_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return path.into();
+    }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/moto_server");
+    if local.is_file() {
+        return local;
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("moto_server"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| panic!("moto_server not found; install it: {MOTO_INSTALL}"))
+}
+
+/// The URL of a moto server: `MOTO_ENDPOINT` when set, else one started for this test binary
+/// on a free loopback port (shared by its tests, which use unique parameter names; a shell
+/// watchdog stops it when the test process exits and our end of its stdin closes).
+fn moto_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
+            return endpoint;
+        }
+        let port = free_port();
+        let script = format!(
+            "\"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; echo started; read _; kill $pid"
+        );
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .arg(moto_binary())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start moto_server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // Keep stdin open for the life of the test process.
+        std::mem::forget(child.stdin.take());
+        std::mem::forget(child);
+        let started = Instant::now();
+        while !moto_answers(port) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto_server did not answer on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+/// Whether moto answers `GET /moto-api/` with 200 (Flask is up).
+fn moto_answers(port: u16) -> bool {
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
     };
-    let parameter = format!("/checkout-test/{}/degraded_mode", uuid::Uuid::new_v4());
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = "GET /moto-api/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let mut head = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.ends_with(b" 200")
+}
+
+/// An SSM client on `endpoint` with dummy credentials.
+async fn ssm(endpoint: &str) -> aws_sdk_ssm::Client {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_ssm::config::Credentials::new(
             "testing", "testing", None, None, "test",
@@ -350,21 +506,37 @@ async fn ssm_parameter_turns_degraded_mode_on_with_moto() {
         .load()
         .await;
     aws_sdk_ssm::Client::new(&sdk)
-        .put_parameter()
-        .name(&parameter)
-        .value("true")
+}
+
+/// What the runbook (and a human, to turn it off) does: `put-parameter --overwrite`.
+async fn put_flag(ssm: &aws_sdk_ssm::Client, parameter: &str, value: &str) {
+    ssm.put_parameter()
+        .name(parameter)
+        .value(value)
         .r#type(aws_sdk_ssm::types::ParameterType::String)
         .overwrite(true)
         .send()
         .await
         .expect("put parameter in moto");
-    let aws = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+}
+
+/// The service's environment for SSM in moto.
+fn moto_env<'a>(endpoint: &'a str, parameter: &'a str) -> [(&'static str, &'a str); 5] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("DEGRADED_MODE_SSM_PARAMETER", parameter.as_str()),
-    ];
+        ("DEGRADED_MODE_SSM_PARAMETER", parameter),
+    ]
+}
+
+#[tokio::test]
+async fn ssm_parameter_turns_degraded_mode_on_with_moto() {
+    let endpoint = moto_url();
+    let parameter = format!("/checkout-test/{}/degraded_mode", uuid::Uuid::new_v4());
+    put_flag(&ssm(endpoint).await, &parameter, "true").await;
+    let aws = moto_env(endpoint, &parameter);
     let mut from_ssm = Service::start(&aws).await;
     from_ssm.wait_healthy().await;
     let m = Exposition::parse(&from_ssm.metrics().await);
@@ -381,4 +553,94 @@ async fn ssm_parameter_turns_degraded_mode_on_with_moto() {
     env_wins.wait_healthy().await;
     let m = Exposition::parse(&env_wins.metrics().await);
     assert_eq!(m.value("checkout_degraded_mode_enabled", &[]), Some(0.0));
+}
+
+/// The runbook's flip reaches a running pod: same process, no restart, within the refresh
+/// interval; an SSM error keeps the mode; a human's `false` turns it off the same way.
+#[tokio::test]
+async fn degraded_mode_follows_the_ssm_parameter_without_a_restart() {
+    let endpoint = moto_url();
+    let ssm = ssm(endpoint).await;
+    let parameter = format!("/checkout-test/{}/degraded_mode", uuid::Uuid::new_v4());
+    put_flag(&ssm, &parameter, "false").await;
+    let env = [
+        moto_env(endpoint, &parameter).as_slice(),
+        &[
+            ("DEGRADED_MODE_REFRESH_SECONDS", "1"),
+            ("SHUTDOWN_DELAY_MS", "0"),
+        ],
+    ]
+    .concat();
+    let mut service = Service::start(&env).await;
+    service.wait_healthy().await;
+    let pid = service.child.id().expect("running");
+
+    let (gauge, degraded, recommendations) = service.degraded_now().await;
+    assert_eq!((gauge, degraded), (0.0, false), "{}", service.log());
+    assert!(recommendations > 0);
+
+    put_flag(&ssm, &parameter, "true").await;
+    service
+        .wait_until("degraded mode on", Duration::from_secs(10), || async {
+            service.degraded_now().await == (1.0, true, 0)
+        })
+        .await;
+
+    // SSM fails (the parameter is gone): a warning, and the mode stays on.
+    ssm.delete_parameter()
+        .name(&parameter)
+        .send()
+        .await
+        .expect("delete parameter in moto");
+    service
+        .wait_until("a failed refresh", Duration::from_secs(10), || async {
+            service.log_lines().iter().any(|l| {
+                l["level"] == "WARN"
+                    && l["parameter"] == parameter.as_str()
+                    && l["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("SSM refresh failed"))
+            })
+        })
+        .await;
+    assert_eq!(service.degraded_now().await, (1.0, true, 0), "kept on");
+
+    put_flag(&ssm, &parameter, "false").await;
+    service
+        .wait_until("degraded mode off", Duration::from_secs(10), || async {
+            let (gauge, degraded, recommendations) = service.degraded_now().await;
+            (gauge, degraded) == (0.0, false) && recommendations > 0
+        })
+        .await;
+
+    assert_eq!(service.child.id(), Some(pid), "same process");
+    assert!(service.child.try_wait().unwrap().is_none(), "still running");
+    let changes: Vec<String> = service
+        .log_lines()
+        .iter()
+        .filter(|l| l["level"] == "INFO" && l["source"] == "ssm" && l["previous"].is_boolean())
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "degraded mode changed: off -> on",
+            "degraded mode changed: on -> off"
+        ],
+        "one line per change"
+    );
+
+    // The refresh stops with the service.
+    service.sigterm();
+    let status = tokio::time::timeout(Duration::from_secs(10), service.child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(status.success(), "exit {status}\n{}", service.log());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        service.log().contains("degraded-mode refresh stopped"),
+        "{}",
+        service.log()
+    );
 }

@@ -23,9 +23,6 @@ use normalize::{Accepted, Enrichment, Sender};
 use publish::Publisher;
 use token::TokenProvider;
 
-/// Default body size cap (Alertmanager groups of a few hundred alerts fit easily).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-
 /// Everything the handler needs.
 #[derive(Debug)]
 pub struct Ingest {

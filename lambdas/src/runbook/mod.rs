@@ -257,7 +257,7 @@ pub async fn handle(
     let (outcome, message) = match request.action {
         Action::ScaleDeployment => scale(runbook, &request).await?,
         Action::RestartDeployment => restart(runbook, &request.target).await?,
-        Action::EnableDegradedMode => degraded_mode(runbook, &request.target).await?,
+        Action::EnableDegradedMode => degraded_mode(runbook).await?,
         Action::DrainNode => drain(runbook, &request.target.name).await?,
     };
     tracing::info!(incident_id = %request.incident_id, action = request.action.as_str(), %target, ?outcome, %message, "action done");
@@ -452,10 +452,9 @@ async fn restart(runbook: &Runbook, target: &Target) -> Result<(Outcome, String)
     ))
 }
 
-async fn degraded_mode(
-    runbook: &Runbook,
-    target: &Target,
-) -> Result<(Outcome, String), ActionError> {
+/// Sets the degraded-mode flag. No restart: the service re-reads the flag while serving (its
+/// `DEGRADED_MODE_REFRESH_SECONDS`), and restarting every pod during an incident adds risk.
+async fn degraded_mode(runbook: &Runbook) -> Result<(Outcome, String), ActionError> {
     runbook
         .ssm
         .put_parameter()
@@ -476,11 +475,10 @@ async fn degraded_mode(
                 retryable,
             }
         })?;
-    let (_, restarted) = restart(runbook, target).await?;
     Ok((
         Outcome::Applied,
         format!(
-            "set {} to \"true\"; {restarted}",
+            "set {} to \"true\"; the pods follow it within their refresh interval (no restart)",
             runbook.degraded_mode_parameter
         ),
     ))

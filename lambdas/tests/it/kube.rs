@@ -282,7 +282,7 @@ async fn restart_sets_the_restarted_at_annotation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn degraded_mode_sets_the_parameter_then_restarts() {
+async fn degraded_mode_sets_the_parameter_and_restarts_nothing() {
     let kube = Listener::start(|_| (200, "{}".into())).await;
     let (runbook, config) = runbook(&kube.url).await;
     let ssm = aws_sdk_ssm::Client::new(&config);
@@ -307,12 +307,9 @@ async fn degraded_mode_sets_the_parameter_then_restarts() {
         .await
         .unwrap();
     assert_eq!(value.parameter.unwrap().value.unwrap(), "true");
-    let requests = kube.requests();
-    assert_eq!(requests.len(), 1);
-    assert_eq!(
-        requests[0].path,
-        "/apis/apps/v1/namespaces/apps/deployments/checkout"
-    );
+    // The service follows the flag while serving: restarting every pod mid-incident would
+    // only add risk, so the action sends nothing to the Kubernetes API.
+    assert_eq!(kube.requests().len(), 0, "{:?}", kube.requests());
 }
 
 fn pod(name: &str, extra: Value) -> Value {

@@ -5,4 +5,5 @@ mod corpus;
 mod ingest;
 mod kube;
 mod moto;
+mod seams;
 mod support;

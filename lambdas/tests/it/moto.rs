@@ -97,7 +97,7 @@ impl Wiring {
     }
 }
 
-fn make_ingest(eventbridge: &SdkConfig, bus: &str, token: TokenSource) -> Ingest {
+pub fn make_ingest(eventbridge: &SdkConfig, bus: &str, token: TokenSource) -> Ingest {
     // Two SDK attempts with a short backoff under our own retry loop: both layers are
     // exercised, quickly.
     let client = aws_sdk_eventbridge::Client::from_conf(

@@ -36,6 +36,8 @@ pub const SERVICES: &[(&str, &str)] = &[
     ("S3", "s3"),
     ("EKS", "eks"),
     ("EC2", "ec2"),
+    ("SecretsManager", "secretsmanager"),
+    ("Route53", "route53"),
 ];
 
 /// The vendored schemas.

@@ -8,9 +8,27 @@ use crate::aws::lambda::Function;
 use crate::aws::logs::LogGroup;
 use crate::cfn::{Attributes, Expr, Handle, Json, Template, Value};
 use crate::resources::apigateway::{
-    Account, ApiKey, Deployment, Method, Model, RequestValidator, ResourceResource, RestApi, Stage,
-    UsagePlan, UsagePlanKey, method, rest_api, stage, usage_plan, usage_plan_key,
+    Account, BasePathMapping, Deployment, DomainName, Method, Model, RequestValidator,
+    ResourceResource, RestApi, Stage, domain_name, method, rest_api, stage,
 };
+use crate::resources::route53::{RecordSet, record_set};
+
+/// API Gateway's largest integration timeout for a REST API, in milliseconds (29 s; AWS's
+/// quota "Maximum integration timeout"). The function behind a route must answer first.
+pub const MAX_INTEGRATION_TIMEOUT_MS: i64 = 29_000;
+
+/// The webhook API's custom domain: a regional domain name with its certificate, mapped to the
+/// stage at the root, and an alias record in the environment's zone. Its URL is known at synth
+/// time, so every sender's configuration names it.
+#[derive(Debug, Clone)]
+pub struct CustomDomain {
+    /// Host name, e.g. `alerts.example.com`.
+    pub name: String,
+    /// ACM certificate ARN (same region) covering `name`.
+    pub certificate_arn: String,
+    /// The Route 53 zone the alias record goes in (its name, e.g. `example.com`).
+    pub zone_name: String,
+}
 
 /// One `POST` route.
 #[derive(Debug, Clone)]
@@ -36,18 +54,27 @@ pub struct WebhookApiProps {
     pub burst_limit: i64,
     /// Routes.
     pub routes: Vec<Route>,
+    /// Integration timeout of every route, in milliseconds (at most
+    /// [`MAX_INTEGRATION_TIMEOUT_MS`]).
+    pub integration_timeout_ms: i64,
+    /// The custom domain the senders post to.
+    pub domain: CustomDomain,
     /// Tags.
     pub tags: Tags,
 }
 
 /// A REST API with validated `POST` routes proxied to one function, a stage with access logs
-/// and throttling, a usage plan and an API key.
+/// and throttling, and a custom domain.
+///
+/// Senders authenticate with a bearer token that the function checks (Alertmanager and Datadog
+/// can send a header but cannot sign requests); there is no API key, so no sender has to carry
+/// a second secret, and the stage's throttling holds for every caller.
 #[derive(Debug, Clone)]
 pub struct WebhookApi {
     api: Handle<RestApi>,
     stage: Handle<Stage>,
     stage_name: String,
-    key: Handle<ApiKey>,
+    domain: String,
 }
 
 /// Fields of each access log line (JSON).
@@ -128,7 +155,7 @@ impl WebhookApi {
                 &format!("{id}{}Post", pascal(&route.path)),
                 Method::new("POST", parent, api.reference())
                     .authorization_type("NONE")
-                    .api_key_required(true)
+                    .api_key_required(false)
                     .request_validator_id(validator.reference())
                     .request_models([("application/json".to_owned(), Value::from(model.reference()))]
                         .into_iter()
@@ -136,6 +163,7 @@ impl WebhookApi {
                     .integration(
                         method::Integration::new(method::Type::AwsProxy)
                             .integration_http_method("POST")
+                            .timeout_in_millis(props.integration_timeout_ms)
                             .uri(Expr::sub_with(
                                 "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Function}/invocations",
                                 [("Function", function.arn())],
@@ -143,7 +171,7 @@ impl WebhookApi {
                     ),
                 Attributes::new().checkov_skip(
                     "CKV_AWS_59",
-                    "Webhook senders (Alertmanager, Datadog) cannot sign requests; the API key is required and the function checks a bearer token in constant time",
+                    "Webhook senders (Alertmanager, Datadog) cannot sign requests; the function checks their bearer token in constant time, and the stage throttles every caller",
                 ),
             );
             methods.push(m);
@@ -202,41 +230,38 @@ impl WebhookApi {
                 )
                 .checkov_skip(
                     "CKV2_AWS_29",
-                    "WAF is set at the account's edge per environment; the stage has throttling, an API key and body validation",
+                    "WAF is set at the account's edge per environment; the stage has throttling, the function a bearer token check, the methods body validation",
                 ),
         );
-        let plan = t.add_with(
-            &format!("{id}UsagePlan"),
-            UsagePlan::new()
-                .usage_plan_name(format!("{}-senders", props.name))
-                .description("Alert senders")
-                .api_stages(vec![
-                    usage_plan::ApiStage::new()
-                        .api_id(api.reference())
-                        .stage(stage.reference()),
-                ])
-                .throttle(
-                    usage_plan::ThrottleSettings::new()
-                        .rate_limit(props.rate_limit)
-                        .burst_limit(props.burst_limit),
+        let domain = t.add(
+            &format!("{id}Domain"),
+            DomainName::new()
+                .domain_name(props.domain.name.as_str())
+                .regional_certificate_arn(props.domain.certificate_arn.as_str())
+                .endpoint_configuration(
+                    domain_name::EndpointConfiguration::new().types(vec![Value::from("REGIONAL")]),
+                )
+                .security_policy("TLS_1_2")
+                .tags(
+                    props
+                        .tags
+                        .to_list(|k, v| domain_name::Tag::new().key(k).value(v)),
                 ),
-            Attributes::new(),
-        );
-        let api_key = t.add_with(
-            &format!("{id}ApiKey"),
-            ApiKey::new()
-                .name(format!("{}-senders", props.name))
-                .description("Key of the alert senders (Alertmanager, Datadog)")
-                .enabled(true),
-            Attributes::new().depends_on(&stage),
         );
         t.add(
-            &format!("{id}UsagePlanKey"),
-            UsagePlanKey::new(
-                api_key.reference(),
-                usage_plan_key::KeyType::ApiKey,
-                plan.reference(),
-            ),
+            &format!("{id}BasePathMapping"),
+            BasePathMapping::new(domain.reference())
+                .rest_api_id(api.reference())
+                .stage(stage.reference()),
+        );
+        t.add(
+            &format!("{id}DomainRecord"),
+            RecordSet::new(props.domain.name.as_str(), "A")
+                .hosted_zone_name(format!("{}.", props.domain.zone_name.trim_end_matches('.')))
+                .alias_target(record_set::AliasTarget::new(
+                    domain.regional_domain_name(),
+                    domain.regional_hosted_zone_id(),
+                )),
         );
         function.allow_invoke_from(
             t,
@@ -251,7 +276,7 @@ impl WebhookApi {
             api,
             stage,
             stage_name: props.stage,
-            key: api_key,
+            domain: props.domain.name,
         }
     }
 
@@ -276,9 +301,10 @@ impl WebhookApi {
         &self.stage
     }
 
-    /// The API key's id (its value is read with `aws apigateway get-api-key --include-value`).
-    pub fn key_id(&self) -> Expr {
-        self.key.reference()
+    /// The public base URL senders post to: `https://<custom domain>` (the stage is mapped at
+    /// the domain's root). Known at synth time.
+    pub fn public_url(&self) -> String {
+        format!("https://{}", self.domain)
     }
 }
 

@@ -167,6 +167,8 @@ pub struct ServiceRole {
     managed: Vec<Value<String>>,
     checkov_skips: Vec<(String, String)>,
     name: Option<String>,
+    trust_actions: Vec<String>,
+    trust_conditions: Vec<(String, String, Json)>,
 }
 
 impl ServiceRole {
@@ -180,7 +182,29 @@ impl ServiceRole {
             managed: Vec::new(),
             checkov_skips: Vec::new(),
             name: None,
+            trust_actions: vec!["sts:AssumeRole".to_owned()],
+            trust_conditions: Vec::new(),
         }
+    }
+
+    /// A role for the pods of one service account through EKS Pod Identity: trusted by
+    /// `pods.eks.amazonaws.com` (`sts:AssumeRole` and `sts:TagSession`), only for this account
+    /// and the given cluster (`aws:SourceAccount`, `aws:SourceArn`). The association that binds
+    /// it to a namespace and service account is made by the caller.
+    pub fn for_pod_identity(id: &str, description: &str, cluster_arn: Expr) -> Self {
+        let mut role = ServiceRole::new(id, "pods.eks.amazonaws.com", description);
+        role.trust_actions.push("sts:TagSession".to_owned());
+        role.trust_conditions.push((
+            "StringEquals".to_owned(),
+            "aws:SourceAccount".to_owned(),
+            serde_json::to_value(Value::<String>::from(Expr::account_id())).unwrap_or(Json::Null),
+        ));
+        role.trust_conditions.push((
+            "ArnEquals".to_owned(),
+            "aws:SourceArn".to_owned(),
+            serde_json::to_value(Value::<String>::from(cluster_arn)).unwrap_or(Json::Null),
+        ));
+        role
     }
 
     /// Gives the role a fixed physical name (for references that cannot take an ARN, such as
@@ -232,9 +256,12 @@ impl ServiceRole {
         t: &mut crate::cfn::Template,
     ) -> crate::cfn::Handle<crate::resources::iam::Role> {
         use crate::resources::iam::{Role, role};
-        let trust = PolicyDocument::new().statement(
-            Statement::allow(["sts:AssumeRole"]).principal(Principal::service(&self.service)),
-        );
+        let mut trusted =
+            Statement::allow(self.trust_actions).principal(Principal::service(&self.service));
+        for (operator, key, value) in self.trust_conditions {
+            trusted = trusted.when(&operator, &key, value);
+        }
+        let trust = PolicyDocument::new().statement(trusted);
         let mut role = Role::new(trust.to_json()).description(self.description.as_str());
         if let Some(name) = &self.name {
             role = role.role_name(name.as_str());

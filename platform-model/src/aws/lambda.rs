@@ -21,9 +21,24 @@ pub struct Asset {
 }
 
 impl Asset {
-    /// The S3 key: `lambdas/<name>/<sha256>.zip`.
-    pub fn key(&self) -> String {
-        format!("lambdas/{}/{}.zip", self.name, self.sha256)
+    /// The S3 key of the asset built for `architecture`: `lambdas/<name>/<arch>/<sha256>.zip`
+    /// (one source hash, one zip per architecture).
+    pub fn key(&self, architecture: Architecture) -> String {
+        format!(
+            "lambdas/{}/{}/{}.zip",
+            self.name,
+            architecture.name(),
+            self.sha256
+        )
+    }
+}
+
+impl crate::contract::runtime::EnvValue for Value<String> {
+    fn literal(&self) -> Option<&str> {
+        match self {
+            Value::Lit(s) => Some(s),
+            Value::Expr(_) => None,
+        }
     }
 }
 
@@ -87,7 +102,7 @@ impl Function {
         let mut f = FunctionResource::new(
             function::Code::new()
                 .s3_bucket(bucket.reference())
-                .s3_key(props.asset.key()),
+                .s3_key(props.asset.key(props.architecture)),
             role.arn(),
         )
         .function_name(props.name.as_str())

@@ -1,8 +1,10 @@
 //! The event contract shared by the producer (alert_ingest), the consumers (state machine,
 //! notifications) and the infrastructure that routes between them.
 
+pub mod checkout;
 pub mod events;
 pub mod runbook;
+pub mod runtime;
 pub mod webhook;
 
 use schemars::JsonSchema;
@@ -42,7 +44,3 @@ pub mod incident_record {
     /// Epoch seconds after which DynamoDB's TTL deletes the record.
     pub const EXPIRES_AT: &str = "expires_at";
 }
-
-/// The name of the SSM parameter that switches the checkout service into degraded mode
-/// (`"true"` / `"false"`). The runbook flips it, then restarts the deployment.
-pub const DEGRADED_MODE_PARAMETER: &str = "/checkout/degraded_mode";

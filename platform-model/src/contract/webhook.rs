@@ -110,6 +110,47 @@ pub mod datadog {
     use schemars::JsonSchema;
     use serde::{Deserialize, Serialize};
 
+    /// The name of the Datadog webhook (monitors mention `@webhook-sre-platform`).
+    pub const WEBHOOK_NAME: &str = "sre-platform";
+
+    /// The placeholder of the bearer token in the generated webhook definition's
+    /// `custom_headers`: the token sync step substitutes the secret's value for it.
+    pub const TOKEN_PLACEHOLDER: &str = "$WEBHOOK_TOKEN";
+
+    /// The payload Datadog renders for every notification: each `$VARIABLE` is Datadog's
+    /// template variable of the [`Webhook`] field of the same name.
+    pub const PAYLOAD_TEMPLATE: &str = r#"{
+  "id": "$ID",
+  "alert_id": "$ALERT_ID",
+  "alert_cycle_key": "$ALERT_CYCLE_KEY",
+  "alert_transition": "$ALERT_TRANSITION",
+  "alert_title": "$ALERT_TITLE",
+  "alert_priority": "$ALERT_PRIORITY",
+  "alert_status": "$ALERT_STATUS",
+  "alert_scope": "$ALERT_SCOPE",
+  "event_msg": "$EVENT_MSG",
+  "date": "$DATE",
+  "last_updated": "$LAST_UPDATED",
+  "tags": "$TAGS",
+  "link": "$LINK",
+  "org": { "id": "$ORG_ID", "name": "$ORG_NAME" }
+}"#;
+
+    /// The webhook's definition in the body format of Datadog's API
+    /// (`POST /api/v1/integration/webhooks/configuration/webhooks`): name, URL, the bearer
+    /// header with [`TOKEN_PLACEHOLDER`], JSON encoding and [`PAYLOAD_TEMPLATE`].
+    pub fn webhook_definition(url: &str) -> serde_json::Value {
+        serde_json::json!({
+            "name": WEBHOOK_NAME,
+            "url": url,
+            "encode_as": "json",
+            "custom_headers": serde_json::json!({
+                "Authorization": format!("Bearer {TOKEN_PLACEHOLDER}"),
+            }).to_string(),
+            "payload": PAYLOAD_TEMPLATE,
+        })
+    }
+
     /// One Datadog notification (one monitor transition).
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
     pub struct Webhook {

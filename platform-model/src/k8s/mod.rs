@@ -2,12 +2,14 @@
 //! (`ServiceMonitor`, `PrometheusRule`) through `kcr_monitoring_coreos_com`.
 //!
 //! - [`workload`]: the checkout service in namespace `apps` (Deployment, Service, Ingress for
-//!   the AWS Load Balancer Controller, HPA, PDB, NetworkPolicy, ServiceAccount with IRSA),
+//!   the AWS Load Balancer Controller, HPA, PDB, NetworkPolicy, ServiceAccount),
 //!   and its ServiceMonitor and PrometheusRules;
-//! - [`rbac`]: what the runbook may do in the cluster, bound to one Kubernetes group.
+//! - [`rbac`]: what the runbook may do in the cluster, bound to one Kubernetes group;
+//! - [`identity`]: the service accounts that get IAM roles through EKS Pod Identity.
 //!
 //! Objects are plain typed values; [`Manifest`] renders a list of them as one YAML stream.
 
+pub mod identity;
 pub mod rbac;
 pub mod workload;
 

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{
     Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule,
     NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
     ServiceBackendPort,
@@ -33,7 +33,7 @@ use kcr_monitoring_coreos_com::v1::servicemonitors::{
 
 use super::{MONITORING_SELECTOR, Manifest, meta};
 use crate::Error;
-use crate::contract::DEGRADED_MODE_PARAMETER;
+use crate::contract::runtime::{Binary, EnvBuilder, RuntimeError, checkout as vars};
 use crate::monitoring::{APPS_NAMESPACE, CHECKOUT, RuleSet};
 use crate::settings::Settings;
 
@@ -41,8 +41,9 @@ use crate::settings::Settings;
 pub const CHECKOUT_PORT: i32 = 8080;
 /// The path of the liveness and readiness probes and of the load balancer's health check.
 pub const HEALTH_PATH: &str = "/healthz";
-/// The IRSA annotation of a ServiceAccount.
-pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+/// Where the EKS Pod Identity agent listens (IPv4 and IPv6 link-local addresses, port 80), per
+/// the EKS user guide ("EKS Pod Identity agent"): the pods must reach it for credentials.
+pub const POD_IDENTITY_AGENT_CIDRS: [&str; 2] = ["169.254.170.23/32", "fd00:ec2::23/128"];
 /// The user and group id the container runs as (not root, above the host's system range).
 pub const RUN_AS: i64 = 10001;
 
@@ -61,12 +62,43 @@ fn q(s: &str) -> Quantity {
     Quantity(s.to_owned())
 }
 
-fn env(name: &str, value: String) -> EnvVar {
-    EnvVar {
-        name: name.to_owned(),
-        value: Some(value),
-        ..Default::default()
-    }
+/// What the checkout pods need from outside the cluster's files: the degraded-mode parameter's
+/// name, from the construct that creates it (the pipeline stack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRuntime {
+    /// The SSM parameter holding degraded mode.
+    pub degraded_mode_parameter: String,
+}
+
+/// The container's environment, written through the runtime contract: only variables the
+/// service reads, never one it must not get (`DEGRADED_MODE` is for local runs only).
+pub fn container_env(
+    settings: &Settings,
+    runtime: &CheckoutRuntime,
+) -> Result<Vec<EnvVar>, RuntimeError> {
+    let c = &settings.checkout;
+    let env = EnvBuilder::<String>::new(Binary::Checkout)
+        .set(&vars::PORT, CHECKOUT_PORT.to_string())?
+        .set(&vars::LATENCY_MS, c.latency_ms.to_string())?
+        .set(&vars::ERROR_RATE, c.error_rate.to_string())?
+        .set(
+            &vars::DEGRADED_MODE_SSM_PARAMETER,
+            runtime.degraded_mode_parameter.clone(),
+        )?
+        .set(
+            &vars::DEGRADED_MODE_REFRESH_SECONDS,
+            c.degraded_mode_refresh_seconds.to_string(),
+        )?
+        .set(&vars::AWS_REGION, settings.region.to_string())?
+        .build()?;
+    Ok(env
+        .into_iter()
+        .map(|(name, value)| EnvVar {
+            name,
+            value: Some(value),
+            ..Default::default()
+        })
+        .collect())
 }
 
 fn named_meta(name: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
@@ -85,17 +117,12 @@ pub fn namespace() -> Namespace {
     }
 }
 
-/// The pods' ServiceAccount; its IRSA role reads the degraded-mode SSM parameter.
-pub fn service_account(settings: &Settings) -> ServiceAccount {
-    let mut m = named_meta(CHECKOUT);
-    m.annotations = Some(BTreeMap::from([(
-        IRSA_ANNOTATION.to_owned(),
-        settings.role_arn(&settings.checkout.irsa_role_name),
-    )]));
+/// The pods' ServiceAccount. Its IAM role (read of the degraded-mode parameter) is bound to it
+/// by an EKS Pod Identity association in the cluster access stack, so it carries no annotation.
+pub fn service_account() -> ServiceAccount {
     ServiceAccount {
-        metadata: m,
-        // The EKS pod identity webhook mounts the IRSA web identity token itself; the pods
-        // never call the Kubernetes API.
+        metadata: named_meta(CHECKOUT),
+        // The Pod Identity agent hands out credentials; the pods never call the Kubernetes API.
         automount_service_account_token: Some(false),
         ..Default::default()
     }
@@ -103,8 +130,8 @@ pub fn service_account(settings: &Settings) -> ServiceAccount {
 
 /// The Deployment: replicas from settings, requests and limits, probes on `/healthz`, non-root,
 /// read-only root filesystem, every capability dropped, spread over zones and nodes, the chaos
-/// knobs as environment variables.
-pub fn deployment(settings: &Settings) -> Deployment {
+/// knobs and the degraded-mode parameter as environment variables ([`container_env`]).
+pub fn deployment(settings: &Settings, env: Vec<EnvVar>) -> Deployment {
     let c = &settings.checkout;
     let probe = |initial: i32, period: i32, failures: i32| Probe {
         http_get: Some(HTTPGetAction {
@@ -138,17 +165,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
             protocol: Some("TCP".to_owned()),
             ..Default::default()
         }]),
-        env: Some(vec![
-            env("PORT", CHECKOUT_PORT.to_string()),
-            env("LATENCY_MS", c.latency_ms.to_string()),
-            env("ERROR_RATE", c.error_rate.to_string()),
-            env("DEGRADED_MODE", c.degraded_mode.to_string()),
-            env(
-                "DEGRADED_MODE_PARAMETER",
-                DEGRADED_MODE_PARAMETER.to_owned(),
-            ),
-            env("AWS_REGION", settings.region.to_string()),
-        ]),
+        env: Some(env),
         resources: Some(ResourceRequirements {
             requests: Some(BTreeMap::from([
                 ("cpu".to_owned(), q("100m")),
@@ -381,8 +398,8 @@ pub fn disruption_budget() -> PodDisruptionBudget {
 }
 
 /// The network policy: the pods accept traffic only on their `http` port (from the load
-/// balancer, which targets pod IPs, and from Prometheus) and reach only DNS and HTTPS (SSM,
-/// STS through the VPC endpoints).
+/// balancer, which targets pod IPs, and from Prometheus) and reach only DNS, the Pod Identity
+/// agent (credentials) and HTTPS (SSM through the VPC endpoints).
 pub fn network_policy() -> NetworkPolicy {
     let port = |protocol: &str, port: IntOrString| NetworkPolicyPort {
         protocol: Some(protocol.to_owned()),
@@ -414,6 +431,23 @@ pub fn network_policy() -> NetworkPolicy {
                         port("UDP", IntOrString::Int(53)),
                         port("TCP", IntOrString::Int(53)),
                     ]),
+                },
+                // The EKS Pod Identity agent (a host-network DaemonSet on the node's link-local
+                // address) hands out the pods' AWS credentials over plain HTTP on port 80.
+                NetworkPolicyEgressRule {
+                    to: Some(
+                        POD_IDENTITY_AGENT_CIDRS
+                            .iter()
+                            .map(|cidr| NetworkPolicyPeer {
+                                ip_block: Some(IPBlock {
+                                    cidr: (*cidr).to_owned(),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                    ports: Some(vec![port("TCP", IntOrString::Int(80))]),
                 },
                 NetworkPolicyEgressRule {
                     ports: Some(vec![port("TCP", IntOrString::Int(443))]),
@@ -537,12 +571,19 @@ pub fn check_settings(settings: &Settings) -> Result<(), Error> {
 }
 
 /// The checkout service's core objects (validated by kubernetes-validate).
-pub fn checkout_manifest(settings: &Settings) -> Result<Manifest, Error> {
+pub fn checkout_manifest(
+    settings: &Settings,
+    runtime: &CheckoutRuntime,
+) -> Result<Manifest, Error> {
     check_settings(settings)?;
+    let env = container_env(settings, runtime).map_err(|e| Error::Construct {
+        construct: "k8s/checkout.yaml Deployment environment".into(),
+        message: e.to_string(),
+    })?;
     let mut m = Manifest::new("k8s/checkout.yaml");
     m.push(&namespace())?;
-    m.push(&service_account(settings))?;
-    m.push(&deployment(settings))?;
+    m.push(&service_account())?;
+    m.push(&deployment(settings, env))?;
     m.push(&service())?;
     m.push(&ingress(settings))?;
     m.push(&autoscaler(settings))?;
@@ -573,7 +614,10 @@ mod tests {
         s.checkout.max_replicas = 1;
         s.checkout.certificate_arn = "cert".into();
         s.checkout.host = "Checkout".into();
-        let e = checkout_manifest(&s).unwrap_err().to_string();
+        let runtime = CheckoutRuntime {
+            degraded_mode_parameter: "/checkout/degraded_mode".into(),
+        };
+        let e = checkout_manifest(&s, &runtime).unwrap_err().to_string();
         for key in [
             "checkout.max_replicas",
             "checkout.certificate_arn",
@@ -581,5 +625,25 @@ mod tests {
         ] {
             assert!(e.contains(key), "{e}");
         }
+    }
+
+    #[test]
+    fn the_container_gets_the_flag_s_parameter_and_never_degraded_mode_itself() {
+        let s = Settings::embedded(Environment::Dev).unwrap();
+        let runtime = CheckoutRuntime {
+            degraded_mode_parameter: "/x/flag".into(),
+        };
+        let env = container_env(&s, &runtime).unwrap();
+        let get = |n: &str| {
+            env.iter()
+                .find(|e| e.name == n)
+                .and_then(|e| e.value.clone())
+        };
+        assert_eq!(
+            get("DEGRADED_MODE_SSM_PARAMETER").as_deref(),
+            Some("/x/flag")
+        );
+        assert_eq!(get("DEGRADED_MODE"), None);
+        assert_eq!(get("DEGRADED_MODE_REFRESH_SECONDS").as_deref(), Some("15"));
     }
 }

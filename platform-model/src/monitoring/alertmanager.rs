@@ -22,8 +22,10 @@ pub fn token_file() -> String {
 }
 
 /// The configuration, as Alertmanager reads it (`alertmanager.yaml`) and as the
-/// kube-prometheus-stack values carry it (`alertmanager.config`).
-pub fn config(settings: &Settings) -> Value {
+/// kube-prometheus-stack values carry it (`alertmanager.config`). `webhook_url` is the
+/// pipeline's `POST /webhook/alertmanager` on the webhook API's custom domain, from the API's
+/// construct.
+pub fn config(settings: &Settings, webhook_url: &str) -> Value {
     let am = &settings.cluster.alertmanager;
     let severity_route = |s: Severity| {
         json!({
@@ -52,7 +54,7 @@ pub fn config(settings: &Settings) -> Value {
             {
                 "name": PIPELINE_RECEIVER,
                 "webhook_configs": [{
-                    "url": settings.cluster.alertmanager_webhook_url.as_str(),
+                    "url": webhook_url,
                     "send_resolved": true,
                     "http_config": {
                         "authorization": { "type": "Bearer", "credentials_file": token_file() },

@@ -4,8 +4,8 @@ use super::alert::{Alert, AlertCase};
 use super::promtool::RuleSet;
 use super::slo::{Sli, Slo};
 use crate::Error;
-use crate::contract::Severity;
 use crate::contract::runbook::{Action, RunbookRef, Target};
+use crate::contract::{Severity, checkout};
 use crate::settings::Settings;
 
 /// The namespace of the platform's workloads.
@@ -69,6 +69,45 @@ pub fn checkout_alerts(settings: &Settings) -> Vec<Alert> {
     };
     let requests = format!("checkout_requests_total{{{sel}}}");
     let errors = format!("checkout_errors_total{{{sel}}}");
+    // The seeds' demo, from the knob's value: every request takes LATENCY_MS, so it lands in
+    // one bucket; the case fires exactly when Prometheus's p99 estimate is above the threshold.
+    let demo_latency = {
+        let le = checkout::bucket_of(checkout::DEMO_LATENCY_MS);
+        let series = checkout::DURATION_BUCKETS
+            .iter()
+            .map(|b| {
+                let hit = le.is_none_or(|le| *b >= le);
+                bucket(format!("{b}"), if hit { "0+100x30" } else { "0+0x30" })
+            })
+            .chain([bucket("+Inf".to_owned(), "0+100x30")])
+            .collect::<Vec<_>>();
+        let name = format!(
+            "seeds' demo: LATENCY_MS={} (p99 estimate {:.4}s, threshold {lat}s)",
+            checkout::DEMO_LATENCY_MS,
+            checkout::estimated_quantile(0.99, checkout::DEMO_LATENCY_MS)
+        );
+        let case = if checkout::estimated_quantile(0.99, checkout::DEMO_LATENCY_MS) > lat {
+            AlertCase::fires(&name, "20m", ns_job)
+        } else {
+            AlertCase::quiet(&name, "20m")
+        };
+        with(case, series)
+    };
+    let demo_errors = {
+        let name = format!(
+            "seeds' demo: ERROR_RATE={} (threshold {err})",
+            checkout::DEMO_ERROR_RATE
+        );
+        let case = if checkout::DEMO_ERROR_RATE > err {
+            AlertCase::fires(&name, "15m", ns_job)
+        } else {
+            AlertCase::quiet(&name, "15m")
+        };
+        case.series(&requests, "0+100x30").series(
+            &errors,
+            format!("0+{}x30", checkout::DEMO_ERROR_RATE * 100.0),
+        )
+    };
     vec![
         Alert::new(
             "CheckoutHighLatency",
@@ -90,7 +129,8 @@ pub fn checkout_alerts(settings: &Settings) -> Vec<Alert> {
         .case(with(
             AlertCase::quiet("every request faster than the threshold", "20m"),
             buckets(false),
-        )),
+        ))
+        .case(demo_latency),
         Alert::new(
             "CheckoutHighErrorRate",
             format!(
@@ -114,7 +154,8 @@ pub fn checkout_alerts(settings: &Settings) -> Vec<Alert> {
             AlertCase::quiet("errors at half the threshold", "15m")
                 .series(&requests, "0+100x30")
                 .series(&errors, format!("0+{}x30", err * 50.0)),
-        ),
+        )
+        .case(demo_errors),
         Alert::new("CheckoutDown", format!("up{{{sel}}} == 0"))
             .for_("2m")
             .severity(Severity::Critical)
@@ -148,7 +189,7 @@ pub fn checkout_alerts(settings: &Settings) -> Vec<Alert> {
         .severity(Severity::Info)
         .summary("checkout runs in degraded mode")
         .description(
-            "The SSM flag /checkout/degraded_mode is on: {{ $labels.job }} in {{ $labels.namespace }} serves a reduced experience. Turn it off when the cause is fixed.",
+            "Degraded mode is on: {{ $labels.job }} in {{ $labels.namespace }} serves a reduced experience. The runbook never turns it off: when the cause is fixed, set the SSM flag back to false (aws ssm put-parameter --overwrite --value false); the pods follow within their refresh interval, without a restart. This alert repeats while the flag stays on.",
         )
         .case(
             AlertCase::fires("the flag is on", "5m", ns_job)

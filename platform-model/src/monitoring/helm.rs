@@ -1,12 +1,13 @@
 //! Helm values for the cluster add-ons. Each values file names the chart and the chart version
-//! it targets in its header; the IRSA role of each add-on comes from the settings.
+//! it targets in its header. Each add-on's IAM role is bound to its service account by an EKS
+//! Pod Identity association (`k8s::identity` owns the names).
 
 use serde_json::{Value, json};
 
 use super::alertmanager::{self, WEBHOOK_TOKEN_SECRET};
 use crate::Error;
 use crate::k8s::MONITORING_SELECTOR;
-use crate::k8s::workload::IRSA_ANNOTATION;
+use crate::k8s::identity::{AWS_LOAD_BALANCER_CONTROLLER, CERT_MANAGER, EXTERNAL_DNS};
 use crate::settings::Settings;
 use crate::yaml;
 
@@ -57,10 +58,6 @@ impl HelmValues {
     }
 }
 
-fn irsa(settings: &Settings, role: &str) -> Value {
-    json!({ IRSA_ANNOTATION: settings.role_arn(role) })
-}
-
 fn selector() -> Value {
     json!({ "matchLabels": { MONITORING_SELECTOR.0: MONITORING_SELECTOR.1 } })
 }
@@ -68,7 +65,7 @@ fn selector() -> Value {
 /// kube-prometheus-stack: Prometheus (2 replicas, 15 days) selecting the platform's rules and
 /// ServiceMonitors by label, Alertmanager with the platform's configuration, Grafana loading
 /// the dashboards' ConfigMaps.
-pub fn kube_prometheus_stack(settings: &Settings) -> HelmValues {
+pub fn kube_prometheus_stack(settings: &Settings, webhook_url: &str) -> HelmValues {
     HelmValues {
         release: "kube-prometheus-stack".to_owned(),
         chart: "prometheus-community/kube-prometheus-stack".to_owned(),
@@ -94,7 +91,7 @@ pub fn kube_prometheus_stack(settings: &Settings) -> HelmValues {
                 },
             },
             "alertmanager": {
-                "config": alertmanager::config(settings),
+                "config": alertmanager::config(settings, webhook_url),
                 "alertmanagerSpec": {
                     "replicas": 2,
                     // Mounted at /etc/alertmanager/secrets/<name>/; the config reads the token
@@ -124,15 +121,15 @@ pub fn aws_load_balancer_controller(settings: &Settings) -> HelmValues {
         chart: "eks/aws-load-balancer-controller".to_owned(),
         version: "1.13.2".to_owned(),
         repository: "https://aws.github.io/eks-charts".to_owned(),
-        namespace: "kube-system".to_owned(),
+        namespace: AWS_LOAD_BALANCER_CONTROLLER.namespace.to_owned(),
         values: json!({
             "clusterName": settings.cluster.name,
             "region": settings.region.as_str(),
             "replicaCount": 2,
             "serviceAccount": {
                 "create": true,
-                "name": "aws-load-balancer-controller",
-                "annotations": irsa(settings, &settings.cluster.addon_roles.aws_load_balancer_controller),
+                // Its IAM role is bound to this name by a Pod Identity association.
+                "name": AWS_LOAD_BALANCER_CONTROLLER.service_account,
             },
         }),
     }
@@ -140,59 +137,57 @@ pub fn aws_load_balancer_controller(settings: &Settings) -> HelmValues {
 
 /// external-dns (the checkout host's Route 53 record), limited to the host's domain.
 pub fn external_dns(settings: &Settings) -> HelmValues {
-    let host = &settings.checkout.host;
-    let domain = host.split_once('.').map_or(host.as_str(), |(_, d)| d);
+    let domain = settings.dns.zone_name.as_str();
     HelmValues {
         release: "external-dns".to_owned(),
         chart: "external-dns/external-dns".to_owned(),
         version: "1.16.1".to_owned(),
         repository: "https://kubernetes-sigs.github.io/external-dns".to_owned(),
-        namespace: "kube-system".to_owned(),
+        namespace: EXTERNAL_DNS.namespace.to_owned(),
         values: json!({
             "provider": { "name": "aws" },
             "env": [{ "name": "AWS_DEFAULT_REGION", "value": settings.region.as_str() }],
             "sources": ["ingress", "service"],
             "domainFilters": [domain],
+            "extraArgs": [format!("--zone-id-filter={}", settings.dns.hosted_zone_id)],
             "policy": "upsert-only",
             "registry": "txt",
             "txtOwnerId": settings.cluster.name,
             "serviceAccount": {
                 "create": true,
-                "name": "external-dns",
-                "annotations": irsa(settings, &settings.cluster.addon_roles.external_dns),
+                "name": EXTERNAL_DNS.service_account,
             },
         }),
     }
 }
 
 /// cert-manager (DNS-01 through Route 53 with its IRSA role).
-pub fn cert_manager(settings: &Settings) -> HelmValues {
+pub fn cert_manager() -> HelmValues {
     HelmValues {
         release: "cert-manager".to_owned(),
         chart: "jetstack/cert-manager".to_owned(),
         version: "v1.17.2".to_owned(),
         repository: "https://charts.jetstack.io".to_owned(),
-        namespace: "cert-manager".to_owned(),
+        namespace: CERT_MANAGER.namespace.to_owned(),
         values: json!({
             "crds": { "enabled": true },
             "replicaCount": 2,
             "serviceAccount": {
                 "create": true,
-                "name": "cert-manager",
-                "annotations": irsa(settings, &settings.cluster.addon_roles.cert_manager),
+                "name": CERT_MANAGER.service_account,
             },
-            // Lets the controller read the projected IRSA token.
+            // Lets the controller (not root) read the projected Pod Identity token.
             "securityContext": { "fsGroup": 1001 },
         }),
     }
 }
 
-/// Every add-on's values.
-pub fn all(settings: &Settings) -> Vec<HelmValues> {
+/// Every add-on's values; `webhook_url` is Alertmanager's receiver URL.
+pub fn all(settings: &Settings, webhook_url: &str) -> Vec<HelmValues> {
     vec![
-        kube_prometheus_stack(settings),
+        kube_prometheus_stack(settings, webhook_url),
         aws_load_balancer_controller(settings),
         external_dns(settings),
-        cert_manager(settings),
+        cert_manager(),
     ]
 }

@@ -2,9 +2,9 @@
 //! promtool tests, the Alertmanager configuration, Helm values, Grafana dashboards, and the
 //! CloudFormation template of the remediation access entry.
 
-use super::{Artifact, ArtifactKind};
+use super::{Artifact, ArtifactKind, PipelineExports};
 use crate::Error;
-use crate::cfn::{Output, Template};
+use crate::cfn::{Expr, Output, Template};
 use crate::k8s;
 use crate::monitoring::{self, alertmanager, dashboards, helm};
 use crate::resources::eks::AccessEntry;
@@ -14,19 +14,23 @@ use crate::yaml;
 /// The stack of the remediation access entry.
 pub const ACCESS_STACK: &str = "sre-cluster-access";
 
-/// The EKS access entry that maps the runbook Lambda's IAM role to the remediation group (bound
-/// by [`k8s::rbac`]). Cluster and role come from the settings until the cluster and pipeline
-/// stacks export them.
-pub fn access_stack(settings: &Settings) -> Template {
+/// The cluster's access from AWS: the EKS access entry that maps the runbook Lambda's IAM role
+/// to the remediation group (bound by [`k8s::rbac`]), and the workload roles bound to their
+/// service accounts by EKS Pod Identity ([`super::identity`]). The role name and the parameter
+/// come from the pipeline stack's constructs ([`PipelineExports`]).
+pub fn access_stack(settings: &Settings, exports: &PipelineExports) -> Result<Template, Error> {
     let mut t = Template::new(
         ACCESS_STACK,
-        "EKS access entry: the runbook_action Lambda's role acts as Kubernetes group sre-remediation",
+        "EKS access: the runbook_action Lambda's role acts as Kubernetes group sre-remediation; workload roles by Pod Identity",
     );
     let entry = t.add(
         "RunbookAccessEntry",
         AccessEntry::new(
             settings.cluster.name.as_str(),
-            settings.role_arn(&settings.cluster.runbook_role_name),
+            Expr::sub(format!(
+                "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{}",
+                exports.runbook_role_name
+            )),
         )
         .type_("STANDARD")
         .kubernetes_groups(vec![k8s::rbac::REMEDIATION_GROUP.into()]),
@@ -35,18 +39,27 @@ pub fn access_stack(settings: &Settings) -> Template {
         "RunbookAccessEntryArn",
         Output::new(entry.access_entry_arn()),
     );
-    t
+    super::identity::add_workload_identities(&mut t, settings, &exports.degraded_mode_parameter)?;
+    Ok(t)
 }
 
 /// Every cluster-side file of the environment.
-pub fn cluster_artifacts(settings: &Settings) -> Result<Vec<Artifact>, Error> {
+pub fn cluster_artifacts(
+    settings: &Settings,
+    exports: &PipelineExports,
+) -> Result<Vec<Artifact>, Error> {
     let mut out = Vec::new();
     let rule_sets = monitoring::rule_sets(settings)?;
     let boards = dashboards::dashboards();
     for (path, manifest) in [
         (
             "k8s/checkout.yaml",
-            k8s::workload::checkout_manifest(settings)?,
+            k8s::workload::checkout_manifest(
+                settings,
+                &k8s::workload::CheckoutRuntime {
+                    degraded_mode_parameter: exports.degraded_mode_parameter.clone(),
+                },
+            )?,
         ),
         (
             "k8s/checkout-monitoring.yaml",
@@ -84,7 +97,7 @@ pub fn cluster_artifacts(settings: &Settings) -> Result<Vec<Artifact>, Error> {
             contents: set.test_file()?,
         });
     }
-    let am = alertmanager::config(settings);
+    let am = alertmanager::config(settings, &exports.alertmanager_webhook_url);
     out.push(Artifact {
         path: "monitoring/alertmanager.yaml".to_owned(),
         kind: ArtifactKind::AlertmanagerConfig,
@@ -95,7 +108,7 @@ pub fn cluster_artifacts(settings: &Settings) -> Result<Vec<Artifact>, Error> {
             &yaml::to_string("monitoring/alertmanager.yaml", &am)?,
         ),
     });
-    for values in helm::all(settings) {
+    for values in helm::all(settings, &exports.alertmanager_webhook_url) {
         out.push(Artifact {
             path: values.path(),
             kind: ArtifactKind::HelmValues,
@@ -116,7 +129,27 @@ pub fn cluster_artifacts(settings: &Settings) -> Result<Vec<Artifact>, Error> {
             contents: json,
         });
     }
-    let t = access_stack(settings);
+    let mut datadog = serde_json::to_string_pretty(
+        &crate::contract::webhook::datadog::webhook_definition(&exports.datadog_webhook_url),
+    )
+    .map_err(|e| Error::Construct {
+        construct: "datadog/webhook.json".into(),
+        message: e.to_string(),
+    })?;
+    datadog.push('\n');
+    out.push(Artifact {
+        path: "datadog/webhook.json".to_owned(),
+        kind: ArtifactKind::DatadogWebhook,
+        items: 1,
+        contents: datadog,
+    });
+    out.push(Artifact {
+        path: "scripts/sync-webhook-token.sh".to_owned(),
+        kind: ArtifactKind::Script,
+        items: 1,
+        contents: sync_token_script(settings, exports),
+    });
+    let t = access_stack(settings, exports)?;
     out.push(Artifact {
         path: format!("{}.template.json", t.name()),
         kind: ArtifactKind::CloudformationTemplate,
@@ -124,4 +157,53 @@ pub fn cluster_artifacts(settings: &Settings) -> Result<Vec<Artifact>, Error> {
         contents: t.render()?,
     });
     Ok(out)
+}
+
+/// The scripted step that gives the senders the token the pipeline stack generated: it reads the
+/// secret and writes Alertmanager's Secret (the file its configuration's `credentials_file`
+/// names) and, with `--datadog`, the Datadog webhook's definition with the token in its header.
+/// Every name comes from its owner: the secret from the pipeline stack, the Kubernetes Secret
+/// from the Alertmanager configuration, the Datadog file from its generator.
+fn sync_token_script(settings: &Settings, exports: &PipelineExports) -> String {
+    use crate::contract::webhook::datadog::{TOKEN_PLACEHOLDER, WEBHOOK_NAME};
+    use alertmanager::{WEBHOOK_TOKEN_KEY, WEBHOOK_TOKEN_SECRET};
+    format!(
+        r#"#!/usr/bin/env bash
+# Generated by synth from platform_model::platform; do not edit.
+# Copies the webhook bearer token that the pipeline stack generated (Secrets Manager) to its
+# senders. Needs the AWS CLI, kubectl and, for --datadog, curl and python3. Run it after deploying the pipeline stack, and after rotating the secret.
+#
+#   bash out/{env}/scripts/sync-webhook-token.sh              Alertmanager's Secret (kubectl context of cluster {cluster})
+#   bash out/{env}/scripts/sync-webhook-token.sh --datadog    also the Datadog webhook (DD_API_KEY, DD_APP_KEY, DD_SITE)
+set -euo pipefail
+here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+token="$(aws secretsmanager get-secret-value --region {region} \
+  --secret-id {secret} --query SecretString --output text)"
+kubectl create namespace {namespace} --dry-run=client -o yaml | kubectl apply -f -
+kubectl -n {namespace} create secret generic {k8s_secret} \
+  --from-literal={key}="$token" --dry-run=client -o yaml | kubectl apply -f -
+echo "Alertmanager's Secret {namespace}/{k8s_secret} holds the token"
+if [ "${{1:-}}" = "--datadog" ]; then
+  body="$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["custom_headers"]=d["custom_headers"].replace(sys.argv[2], sys.argv[3]); print(json.dumps(d))' \
+    "$here/../datadog/webhook.json" '{placeholder}' "$token")"
+  site="${{DD_SITE:-datadoghq.com}}"
+  curl -fsS -X PUT "https://api.$site/api/v1/integration/webhooks/configuration/webhooks/{dd_name}" \
+    -H "DD-API-KEY: $DD_API_KEY" -H "DD-APPLICATION-KEY: $DD_APP_KEY" \
+    -H 'Content-Type: application/json' -d "$body" >/dev/null \
+  || curl -fsS -X POST "https://api.$site/api/v1/integration/webhooks/configuration/webhooks" \
+    -H "DD-API-KEY: $DD_API_KEY" -H "DD-APPLICATION-KEY: $DD_APP_KEY" \
+    -H 'Content-Type: application/json' -d "$body" >/dev/null
+  echo "Datadog webhook {dd_name} holds the token"
+fi
+"#,
+        env = settings.environment,
+        cluster = settings.cluster.name,
+        region = settings.region,
+        secret = exports.token_secret_name,
+        namespace = helm::MONITORING_NAMESPACE,
+        k8s_secret = WEBHOOK_TOKEN_SECRET,
+        key = WEBHOOK_TOKEN_KEY,
+        placeholder = TOKEN_PLACEHOLDER,
+        dd_name = WEBHOOK_NAME,
+    )
 }

@@ -1,13 +1,18 @@
 //! The platform itself: every stack and file of one environment, assembled from its settings.
 
 mod cluster;
+pub mod identity;
 mod pipeline;
 pub mod runbook;
 mod wiring;
 
 pub use cluster::{ACCESS_STACK, access_stack, cluster_artifacts};
 
-pub use pipeline::{Assets, PipelineData, STACK as PIPELINE_STACK, data_layer, pipeline_stack};
+pub use pipeline::{
+    Assets, Pipeline, PipelineData, PipelineExports, STACK as PIPELINE_STACK, data_layer,
+    pipeline_stack,
+};
+pub use wiring::{check_timeouts, prom_seconds};
 
 use crate::Error;
 use crate::settings::Settings;
@@ -30,6 +35,10 @@ pub enum ArtifactKind {
     HelmValues,
     /// A Grafana dashboard (JSON).
     GrafanaDashboard,
+    /// A Datadog webhook definition (JSON, Datadog's API format).
+    DatadogWebhook,
+    /// A shell script an operator runs (bash).
+    Script,
 }
 
 /// One generated file of an environment.
@@ -56,14 +65,16 @@ pub struct Artifact {
 /// ```
 pub fn synthesize(settings: &Settings, assets: &Assets) -> Result<Vec<Artifact>, Error> {
     let mut out = Vec::new();
-    let (template, _) = pipeline_stack(settings, assets)?;
+    let Pipeline {
+        template, exports, ..
+    } = pipeline_stack(settings, assets)?;
     out.push(Artifact {
         path: format!("{}.template.json", template.name()),
         kind: ArtifactKind::CloudformationTemplate,
         items: template.resource_count(),
         contents: template.render()?,
     });
-    out.extend(cluster_artifacts(settings)?);
+    out.extend(cluster_artifacts(settings, &exports)?);
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }

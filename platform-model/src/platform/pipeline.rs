@@ -19,8 +19,13 @@ use crate::aws::sns::{FilterScope, NotificationTopic};
 use crate::aws::sqs::DeadLetterQueue;
 use crate::aws::ssm::FlagParameter;
 use crate::cfn::{Expr, Output, Template};
-use crate::contract::{DEGRADED_MODE_PARAMETER, Severity, incident_record};
+use crate::contract::{Severity, incident_record};
 use crate::settings::Settings;
+
+/// The degraded-mode flag's name. This construct owns it: the cluster's Deployment
+/// (`DEGRADED_MODE_SSM_PARAMETER`), the pods' role and runbook_action's environment read it from
+/// [`PipelineExports`] and [`PipelineData`].
+pub const DEGRADED_MODE_PARAMETER: &str = "/checkout/degraded_mode";
 
 /// The stack's name, also the base of its file name in `out/<env>/`.
 pub const STACK: &str = "sre-pipeline";
@@ -70,11 +75,36 @@ impl Assets {
     }
 }
 
+/// The values of the pipeline stack that other stacks and files read, each set by the construct
+/// that makes the thing (never a second settings key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineExports {
+    /// runbook_action's role name (the cluster access entry maps it).
+    pub runbook_role_name: String,
+    /// Alertmanager's webhook receiver URL (the webhook API's custom domain).
+    pub alertmanager_webhook_url: String,
+    /// Datadog's webhook URL.
+    pub datadog_webhook_url: String,
+    /// The Secrets Manager secret holding the senders' bearer token.
+    pub token_secret_name: String,
+    /// The degraded-mode SSM parameter (checkout reads it, runbook_action writes it).
+    pub degraded_mode_parameter: String,
+}
+
+/// The pipeline stack of one environment: its template, the data layer's handles, and what
+/// other stacks and files read from it.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The template.
+    pub template: Template,
+    /// Handles of the data layer.
+    pub data: PipelineData,
+    /// Values for the other stacks and the cluster's files.
+    pub exports: PipelineExports,
+}
+
 /// Builds the pipeline stack of one environment.
-pub fn pipeline_stack(
-    settings: &Settings,
-    assets: &Assets,
-) -> Result<(Template, PipelineData), Error> {
+pub fn pipeline_stack(settings: &Settings, assets: &Assets) -> Result<Pipeline, Error> {
     let mut t = Template::new(
         STACK,
         format!(
@@ -94,6 +124,13 @@ pub fn pipeline_stack(
     let export = |name: &str| Expr::sub(format!("${{AWS::StackName}}-{name}"));
     let wired = super::wiring::event_pipeline(&mut t, settings, assets, &data)?;
     wired.outputs(&mut t, &export);
+    let exports = PipelineExports {
+        runbook_role_name: wired.action_role_name.clone(),
+        alertmanager_webhook_url: wired.alertmanager_webhook_url.clone(),
+        datadog_webhook_url: wired.datadog_webhook_url.clone(),
+        token_secret_name: wired.token_secret_name.clone(),
+        degraded_mode_parameter: degraded_mode.name().to_owned(),
+    };
     t.output(
         "KeyArn",
         Output::new(key.arn())
@@ -135,7 +172,11 @@ pub fn pipeline_stack(
         Output::new(degraded_mode.name()).description("Name of the degraded-mode flag parameter"),
     );
 
-    Ok((t, data))
+    Ok(Pipeline {
+        template: t,
+        data,
+        exports,
+    })
 }
 
 /// Adds the data and messaging layer (key, incidents table, notifications topic and its

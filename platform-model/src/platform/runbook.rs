@@ -60,6 +60,9 @@ pub struct RunbookTiming {
     pub retention_seconds: i64,
     /// Replicas bound of `scale_deployment`.
     pub max_replicas: u32,
+    /// `TimeoutSeconds` of the `InvokeRunbookAction` task: longer than the function's own
+    /// timeout, so the function's timeout fires first.
+    pub action_task_timeout_seconds: u32,
 }
 
 /// The resources the runbook touches.
@@ -260,6 +263,7 @@ pub fn definition(
             )
             .result_selector(json!({"result.$": "$.Payload"}))
             .result_path(ResultPath::At("$.action".into()))
+            .timeout_seconds(timing.action_task_timeout_seconds)
             .retry(Retry {
                 errors: vec![
                     ERROR_RETRYABLE.into(),

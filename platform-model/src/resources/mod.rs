@@ -47,8 +47,12 @@ pub mod kms;
 pub mod lambda;
 #[cfg(feature = "logs")]
 pub mod logs;
+#[cfg(feature = "route53")]
+pub mod route53;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "secretsmanager")]
+pub mod secretsmanager;
 #[cfg(feature = "sns")]
 pub mod sns;
 #[cfg(feature = "sqs")]

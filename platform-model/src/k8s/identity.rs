@@ -1,0 +1,47 @@
+//! The service accounts whose pods get an IAM role through EKS Pod Identity. Each constant is
+//! the one owner of its namespace and name: the cluster access stack's association is made from
+//! it (`platform::identity`), and the Helm values and the checkout ServiceAccount read it.
+
+/// A service account whose pods get an IAM role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkloadIdentity {
+    /// Construct id (the role is `<id>Role`, the association `<id>PodIdentity`).
+    pub id: &'static str,
+    /// The service account's namespace.
+    pub namespace: &'static str,
+    /// The service account's name.
+    pub service_account: &'static str,
+}
+
+/// The checkout pods: read the degraded-mode parameter.
+pub const CHECKOUT: WorkloadIdentity = WorkloadIdentity {
+    id: "CheckoutPods",
+    namespace: crate::monitoring::APPS_NAMESPACE,
+    service_account: crate::monitoring::CHECKOUT,
+};
+/// The AWS Load Balancer Controller.
+pub const AWS_LOAD_BALANCER_CONTROLLER: WorkloadIdentity = WorkloadIdentity {
+    id: "AwsLoadBalancerController",
+    namespace: "kube-system",
+    service_account: "aws-load-balancer-controller",
+};
+/// external-dns.
+pub const EXTERNAL_DNS: WorkloadIdentity = WorkloadIdentity {
+    id: "ExternalDns",
+    namespace: "kube-system",
+    service_account: "external-dns",
+};
+/// cert-manager (DNS-01 through Route 53).
+pub const CERT_MANAGER: WorkloadIdentity = WorkloadIdentity {
+    id: "CertManager",
+    namespace: "cert-manager",
+    service_account: "cert-manager",
+};
+
+/// Every workload identity.
+pub const ALL: [WorkloadIdentity; 4] = [
+    CHECKOUT,
+    AWS_LOAD_BALANCER_CONTROLLER,
+    EXTERNAL_DNS,
+    CERT_MANAGER,
+];

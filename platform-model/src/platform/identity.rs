@@ -1,0 +1,179 @@
+//! Workload identities: the IAM roles the cluster's pods use, bound to their service accounts
+//! through EKS Pod Identity.
+//!
+//! **Why Pod Identity and not IRSA.** A Pod Identity role trusts one service principal
+//! (`pods.eks.amazonaws.com`), scoped here to this account and this cluster; the binding to a
+//! namespace and service account is an `AWS::EKS::PodIdentityAssociation` in the same template,
+//! so neither side types the other's name. IRSA would need the cluster's OIDC provider (its
+//! issuer URL is only known once the cluster exists) in every trust policy, and an annotation
+//! holding the role's ARN on every ServiceAccount: a value that crosses from a stack into
+//! Kubernetes YAML, typed twice. Every chart here (and the AWS SDK for Rust that checkout uses)
+//! reads Pod Identity credentials; the cluster needs the `eks-pod-identity-agent` add-on.
+//!
+//! Each [`crate::k8s::identity::WorkloadIdentity`] is one owner: the association is made from it, and the Helm values'
+//! `serviceAccount.name` and the checkout ServiceAccount read their names from it.
+
+use serde_json::Value as Json;
+
+use crate::aws::iam::{ServiceRole, Statement};
+use crate::cfn::{Expr, Template, Value};
+use crate::k8s::identity::{
+    ALL, AWS_LOAD_BALANCER_CONTROLLER, CERT_MANAGER, CHECKOUT, EXTERNAL_DNS,
+};
+use crate::resources::eks::PodIdentityAssociation;
+use crate::settings::Settings;
+
+/// The AWS Load Balancer Controller's IAM policy as its project publishes it
+/// (`docs/install/iam_policy.json` at tag v2.13.2, the app version of chart 1.13.2; Apache-2.0,
+/// kubernetes-sigs/aws-load-balancer-controller). Vendored byte for byte; [`alb_controller_policy`]
+/// turns it into typed statements.
+pub const ALB_CONTROLLER_POLICY_JSON: &str =
+    include_str!("vendor/aws-load-balancer-controller-v2.13.2.iam_policy.json");
+
+/// The vendored policy as typed statements; `arn:aws:` resources become partition-aware.
+pub fn alb_controller_policy() -> Result<Vec<Statement>, crate::Error> {
+    let err = |message: String| crate::Error::Construct {
+        construct: "aws-load-balancer-controller IAM policy".into(),
+        message,
+    };
+    let doc: Json =
+        serde_json::from_str(ALB_CONTROLLER_POLICY_JSON).map_err(|e| err(e.to_string()))?;
+    let strings = |v: &Json| -> Vec<String> {
+        match v {
+            Json::String(s) => vec![s.clone()],
+            Json::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    for (i, s) in doc["Statement"]
+        .as_array()
+        .ok_or_else(|| err("no Statement list".into()))?
+        .iter()
+        .enumerate()
+    {
+        if s["Effect"] != "Allow" {
+            return Err(err(format!("statement {i} is not an Allow")));
+        }
+        let mut st = Statement::allow(strings(&s["Action"]));
+        for r in strings(&s["Resource"]) {
+            st = match r.strip_prefix("arn:aws:") {
+                Some(rest) => st.on(Expr::sub(format!("arn:${{AWS::Partition}}:{rest}"))),
+                None => st.on(r),
+            };
+        }
+        if let Some(cond) = s["Condition"].as_object() {
+            for (op, keys) in cond {
+                for (key, value) in keys.as_object().into_iter().flatten() {
+                    st = st.when(op, key, value.clone());
+                }
+            }
+        }
+        out.push(st);
+    }
+    Ok(out)
+}
+
+/// The workload roles and their Pod Identity associations, added to `t`.
+pub fn add_workload_identities(
+    t: &mut Template,
+    settings: &Settings,
+    degraded_mode_parameter: &str,
+) -> Result<(), crate::Error> {
+    let cluster = settings.cluster.name.as_str();
+    let cluster_arn = Expr::sub(format!(
+        "arn:${{AWS::Partition}}:eks:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{cluster}"
+    ));
+    let zone = Expr::sub(format!(
+        "arn:${{AWS::Partition}}:route53:::hostedzone/{}",
+        settings.dns.hosted_zone_id
+    ));
+    for identity in ALL {
+        let mut role = ServiceRole::for_pod_identity(
+            identity.id,
+            &format!(
+                "Pods of service account {}/{} (EKS Pod Identity, cluster {cluster})",
+                identity.namespace, identity.service_account
+            ),
+            cluster_arn.clone(),
+        );
+        match identity {
+            CHECKOUT => role.grant(Statement::allow(["ssm:GetParameter"]).on(Expr::sub(
+                format!(
+                    "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{degraded_mode_parameter}"
+                ),
+            ))),
+            AWS_LOAD_BALANCER_CONTROLLER => {
+                for s in alb_controller_policy()? {
+                    role.grant(s);
+                }
+                role.checkov_skip(
+                    "CKV_AWS_111",
+                    "The AWS Load Balancer Controller's published policy: it creates load balancers, target groups and security groups whose ids are not known in advance; writes are conditioned on its cluster tags",
+                );
+                role.checkov_skip(
+                    "CKV_AWS_290",
+                    "The AWS Load Balancer Controller's published policy (see CKV_AWS_111)",
+                );
+                role.checkov_skip(
+                    "CKV_AWS_355",
+                    "The AWS Load Balancer Controller's published policy: Describe* and WAF/Shield calls accept no narrower resource",
+                );
+            }
+            EXTERNAL_DNS => {
+                role.grant(
+                    Statement::allow([
+                        "route53:ChangeResourceRecordSets",
+                        "route53:ListResourceRecordSets",
+                        "route53:ListTagsForResource",
+                    ])
+                    .on(zone.clone()),
+                );
+                role.grant(Statement::allow(["route53:ListHostedZones"]).on("*"));
+                role.checkov_skip(
+                    "CKV_AWS_355",
+                    "route53:ListHostedZones accepts no resource narrower than *; changes are limited to the environment's zone",
+                );
+            }
+            CERT_MANAGER => {
+                role.grant(
+                    Statement::allow([
+                        "route53:ChangeResourceRecordSets",
+                        "route53:ListResourceRecordSets",
+                    ])
+                    .on(zone.clone()),
+                );
+                role.grant(
+                    Statement::allow(["route53:GetChange"])
+                        .on(Expr::sub("arn:${AWS::Partition}:route53:::change/*")),
+                );
+                role.grant(Statement::allow(["route53:ListHostedZonesByName"]).on("*"));
+                role.checkov_skip(
+                    "CKV_AWS_355",
+                    "route53:ListHostedZonesByName accepts no resource narrower than *; DNS-01 records are limited to the environment's zone",
+                );
+            }
+            other => {
+                return Err(crate::Error::Construct {
+                    construct: format!("workload identity {}", other.id),
+                    message: "no permissions declared".into(),
+                });
+            }
+        }
+        let arn = role.arn();
+        role.finish(t);
+        t.add(
+            &format!("{}PodIdentity", identity.id),
+            PodIdentityAssociation::new(
+                cluster,
+                identity.namespace,
+                Value::from(arn),
+                identity.service_account,
+            ),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,840 @@
+//! The seam check: the joints between the generated parts, read from the files a deploy uses
+//! (`out/<env>/`), against the binaries' declared runtime configuration
+//! (`platform_model::contract::runtime`). Each part passing its own validator is not enough;
+//! these properties say the parts fit:
+//!
+//! | joint | test |
+//! |---|---|
+//! | Lambda architecture = what the build makes | `lambda_architecture_is_what_the_build_makes` |
+//! | access entry principal = runbook_action's role | `the_access_entry_maps_runbook_action_s_own_role` |
+//! | senders pass every auth layer of the API | `senders_reach_the_api_with_what_it_requires` (and the lambdas' `seams` test, through the real handler) |
+//! | environments = what the binaries read | `every_environment_is_what_its_binary_reads` |
+//! | degraded mode reaches the running service | `degraded_mode_reaches_the_service` |
+//! | timeouts nest | `timeouts_nest_along_the_loop` |
+//! | the seeds' demo fires in dev | `the_seeds_demo_fires_in_dev` |
+//! | every named role or identity is made | `every_workload_identity_is_made` |
+//!
+//! `SEAMS_OUT_DIR` points the test at another output tree (for example an older commit's
+//! `out/`, to show which defects it had).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use platform_model::contract::checkout as demo;
+use platform_model::contract::runtime::{Binary, Setter};
+use serde_json::Value;
+
+const ENVS: [&str; 3] = ["dev", "staging", "prod"];
+
+fn out_dir() -> PathBuf {
+    std::env::var_os("SEAMS_OUT_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../out"),
+        PathBuf::from,
+    )
+}
+
+/// One environment's generated files, parsed.
+struct Env {
+    name: &'static str,
+    dir: PathBuf,
+    pipeline: Value,
+    access: Value,
+    manifest: Value,
+}
+
+impl Env {
+    fn load(name: &'static str) -> Env {
+        let dir = out_dir().join(name);
+        Env {
+            name,
+            pipeline: json(&dir.join("sre-pipeline.template.json")),
+            access: json(&dir.join("sre-cluster-access.template.json")),
+            manifest: json(&dir.join("manifest.json")),
+            dir,
+        }
+    }
+
+    fn all() -> Vec<Env> {
+        ENVS.into_iter().map(Env::load).collect()
+    }
+
+    fn text(&self, path: &str) -> String {
+        let p = self.dir.join(path);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn yaml_docs(&self, path: &str) -> Vec<Value> {
+        let text = self.text(path);
+        serde_norway::Deserializer::from_str(&text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .filter(|v: &Value| !v.is_null())
+            .collect()
+    }
+
+    fn yaml(&self, path: &str) -> Value {
+        serde_norway::from_str(&self.text(path)).unwrap()
+    }
+
+    /// Every resource of either template, by logical id (ids are unique across both here).
+    fn resources(&self) -> BTreeMap<String, Value> {
+        let mut all = BTreeMap::new();
+        for t in [&self.pipeline, &self.access] {
+            for (id, r) in t["Resources"].as_object().unwrap() {
+                all.insert(id.clone(), r.clone());
+            }
+        }
+        all
+    }
+
+    fn of_type(&self, kind: &str) -> Vec<(String, Value)> {
+        self.resources()
+            .into_iter()
+            .filter(|(_, r)| r["Type"] == kind)
+            .collect()
+    }
+
+    /// The function built from the asset of `binary` (by its `Code.S3Key`).
+    fn function(&self, binary: Binary) -> (String, Value) {
+        let key = self.asset(binary)["s3_key"].as_str().unwrap().to_owned();
+        self.of_type("AWS::Lambda::Function")
+            .into_iter()
+            .find(|(_, f)| f["Properties"]["Code"]["S3Key"] == key.as_str())
+            .unwrap_or_else(|| panic!("{}: no function runs {key}", self.name))
+    }
+
+    fn asset(&self, binary: Binary) -> Value {
+        self.manifest["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["function"] == binary.name())
+            .unwrap_or_else(|| panic!("{}: no asset for {binary}", self.name))
+            .clone()
+    }
+
+    fn lambda_env(&self, binary: Binary) -> BTreeMap<String, Value> {
+        let (_, f) = self.function(binary);
+        f["Properties"]["Environment"]["Variables"]
+            .as_object()
+            .map(|m| m.clone().into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// The checkout Deployment and its container.
+    fn checkout(&self) -> (Value, Value) {
+        let d = self
+            .yaml_docs("k8s/checkout.yaml")
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap();
+        let c = d["spec"]["template"]["spec"]["containers"][0].clone();
+        (d, c)
+    }
+}
+
+fn json(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The role name an IAM role ARN names: a literal ARN, or `Fn::Sub` of one.
+fn role_name_of_arn(arn: &Value) -> Option<String> {
+    let text = arn
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| arn["Fn::Sub"].as_str().map(str::to_owned))?;
+    text.split(":role/").nth(1).map(str::to_owned)
+}
+
+/// The logical id a `Fn::GetAtt [X, Arn]` or `Ref X` points at.
+fn target_of(v: &Value) -> Option<String> {
+    v["Fn::GetAtt"][0]
+        .as_str()
+        .or_else(|| v["Ref"].as_str())
+        .map(str::to_owned)
+}
+
+fn literal(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+#[test]
+fn lambda_architecture_is_what_the_build_makes() {
+    for env in Env::all() {
+        for binary in [Binary::AlertIngest, Binary::RunbookAction] {
+            let asset = env.asset(binary);
+            let (id, f) = env.function(binary);
+            let declared = f["Properties"]["Architectures"][0]
+                .as_str()
+                .unwrap_or("x86_64");
+            let built = asset["architecture"].as_str().unwrap_or_else(|| {
+                panic!(
+                    "{}: the manifest's asset of {binary} names no architecture, so lambdas/build.sh cannot build what {id} declares ({declared})",
+                    env.name
+                )
+            });
+            assert_eq!(built, declared, "{}: {id}", env.name);
+            let target = asset["rust_target"].as_str().unwrap_or_default();
+            let expected_prefix = if declared == "arm64" {
+                "aarch64-"
+            } else {
+                "x86_64-"
+            };
+            assert!(
+                target.starts_with(expected_prefix),
+                "{}: {id} declares {declared} but the build targets {target}",
+                env.name
+            );
+            // One zip per architecture: the key names it, so two architectures never share one.
+            let key = asset["s3_key"].as_str().unwrap();
+            assert!(
+                key.contains(&format!("/{declared}/")),
+                "{}: {key} does not name {declared}",
+                env.name
+            );
+        }
+    }
+}
+
+#[test]
+fn the_access_entry_maps_runbook_action_s_own_role() {
+    for env in Env::all() {
+        let (_, entry) = env
+            .of_type("AWS::EKS::AccessEntry")
+            .into_iter()
+            .next()
+            .expect("an access entry");
+        let mapped = role_name_of_arn(&entry["Properties"]["PrincipalArn"])
+            .unwrap_or_else(|| panic!("{}: access entry principal is not a role ARN", env.name));
+        let (fid, f) = env.function(Binary::RunbookAction);
+        let role_id = target_of(&f["Properties"]["Role"]).unwrap();
+        let role = &env.resources()[&role_id];
+        let name = literal(&role["Properties"]["RoleName"]).unwrap_or_else(|| {
+            panic!(
+                "{}: {role_id} (the role of {fid}) has no RoleName, so CloudFormation generates one and the access entry's {mapped} maps nothing",
+                env.name
+            )
+        });
+        assert_eq!(name, mapped, "{}: access entry vs {role_id}", env.name);
+
+        // The group it maps to is the one the RBAC bindings bind.
+        let groups: BTreeSet<String> = entry["Properties"]["KubernetesGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|g| g.as_str().map(str::to_owned))
+            .collect();
+        let bound: BTreeSet<String> = env
+            .yaml_docs("k8s/rbac.yaml")
+            .iter()
+            .filter(|d| d["kind"] == "RoleBinding" || d["kind"] == "ClusterRoleBinding")
+            .flat_map(|d| d["subjects"].as_array().cloned().unwrap_or_default())
+            .filter(|s| s["kind"] == "Group")
+            .filter_map(|s| s["name"].as_str().map(str::to_owned))
+            .collect();
+        assert!(!bound.is_empty(), "{}: no group bound", env.name);
+        assert_eq!(groups, bound, "{}: access entry groups vs RBAC", env.name);
+
+        // And the cluster it is made in is the one runbook_action talks to.
+        let cluster = env.lambda_env(Binary::RunbookAction)["EKS_CLUSTER_NAME"].clone();
+        assert_eq!(entry["Properties"]["ClusterName"], cluster, "{}", env.name);
+    }
+}
+
+/// The path of each `AWS::ApiGateway::Method` (`/webhook/alertmanager`), with the method.
+fn api_routes(env: &Env) -> BTreeMap<String, Value> {
+    let resources = env.resources();
+    let path_of = |mut id: String| {
+        let mut parts = Vec::new();
+        while let Some(r) = resources.get(&id) {
+            if r["Type"] != "AWS::ApiGateway::Resource" {
+                break;
+            }
+            parts.push(r["Properties"]["PathPart"].as_str().unwrap().to_owned());
+            match target_of(&r["Properties"]["ParentId"]) {
+                Some(parent) => id = parent,
+                None => break,
+            }
+        }
+        parts.reverse();
+        format!("/{}", parts.join("/"))
+    };
+    env.of_type("AWS::ApiGateway::Method")
+        .into_iter()
+        .map(|(_, m)| {
+            let parent = target_of(&m["Properties"]["ResourceId"]).unwrap();
+            (path_of(parent), m)
+        })
+        .collect()
+}
+
+/// What API Gateway requires of a request to `route`, checked against the headers a sender
+/// sends: the API key (`x-api-key`) when the method requires one, and no authorizer a webhook
+/// sender could not satisfy.
+fn api_admits(env: &Env, route: &Value, headers: &BTreeSet<String>, sender: &str) {
+    let p = &route["Properties"];
+    assert_eq!(
+        p["AuthorizationType"], "NONE",
+        "{}: {sender} cannot sign requests or present a Cognito token",
+        env.name
+    );
+    if p["ApiKeyRequired"] == true {
+        assert!(
+            headers.contains("x-api-key"),
+            "{}: the API requires an API key but {sender} sends only {headers:?}: every alert would get 403",
+            env.name
+        );
+    }
+}
+
+#[test]
+fn senders_reach_the_api_with_what_it_requires() {
+    for env in Env::all() {
+        let routes = api_routes(&env);
+        let domains = env.of_type("AWS::ApiGateway::DomainName");
+        let hosts: BTreeSet<String> = domains
+            .iter()
+            .filter_map(|(_, d)| literal(&d["Properties"]["DomainName"]))
+            .collect();
+        // The custom domain serves the stage at its root.
+        for (id, m) in env.of_type("AWS::ApiGateway::BasePathMapping") {
+            let base = m["Properties"]["BasePath"].as_str().unwrap_or("");
+            assert!(base.is_empty() || base == "(none)", "{}: {id}", env.name);
+        }
+
+        // Alertmanager: the generated receiver, its token file and the Secret behind it.
+        let am = env.yaml("monitoring/alertmanager.yaml");
+        let hook = &am["receivers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["webhook_configs"].is_array())
+            .expect("a webhook receiver")["webhook_configs"][0];
+        let url = hook["url"].as_str().unwrap();
+        let (host, path) = url
+            .strip_prefix("https://")
+            .and_then(|r| r.split_once('/'))
+            .unwrap();
+        assert!(
+            hosts.contains(host),
+            "{}: Alertmanager posts to {host}, which the pipeline stack does not serve (its domains: {hosts:?})",
+            env.name
+        );
+        let route = routes
+            .get(&format!("/{path}"))
+            .unwrap_or_else(|| panic!("{}: no API route /{path}", env.name));
+        let auth = &hook["http_config"]["authorization"];
+        assert_eq!(auth["type"], "Bearer", "{}", env.name);
+        let file = auth["credentials_file"].as_str().unwrap();
+        let mut headers: BTreeSet<String> = ["authorization", "content-type", "user-agent"]
+            .map(String::from)
+            .into();
+        for (k, _) in hook["http_config"]["http_headers"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            headers.insert(k.to_ascii_lowercase());
+        }
+        api_admits(&env, route, &headers, "Alertmanager");
+
+        // The token file is the mounted Secret the sync script writes.
+        let values = env.yaml("helm/kube-prometheus-stack.values.yaml");
+        let secrets: Vec<&str> = values["alertmanager"]["alertmanagerSpec"]["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let rest = file.strip_prefix("/etc/alertmanager/secrets/").unwrap();
+        let (secret, key) = rest.split_once('/').unwrap();
+        assert!(
+            secrets.contains(&secret),
+            "{}: {secret} not mounted",
+            env.name
+        );
+        let script = env.text("scripts/sync-webhook-token.sh");
+        assert!(
+            script.contains(&format!("create secret generic {secret}"))
+                && script.contains(&format!("--from-literal={key}=")),
+            "{}: the sync script does not write {secret}/{key}",
+            env.name
+        );
+
+        // The token: generated by the pipeline stack, read by alert_ingest, synced by the
+        // script.
+        let ingest_env = env.lambda_env(Binary::AlertIngest);
+        let secret_ref = ingest_env
+            .get("WEBHOOK_TOKEN_SECRET_ARN")
+            .unwrap_or_else(|| {
+                panic!("{}: alert_ingest is not given the token's secret", env.name)
+            });
+        let secret_id = target_of(secret_ref)
+            .unwrap_or_else(|| panic!("{}: the token secret is not made by the stack", env.name));
+        let made = &env.resources()[&secret_id];
+        assert_eq!(made["Type"], "AWS::SecretsManager::Secret", "{}", env.name);
+        assert!(made["Properties"]["GenerateSecretString"].is_object());
+        let name = made["Properties"]["Name"].as_str().unwrap();
+        assert!(
+            script.contains(&format!("--secret-id {name} ")),
+            "{}: the sync script reads another secret than {name}",
+            env.name
+        );
+
+        // Datadog: the generated webhook definition.
+        let dd: Value = serde_json::from_str(&env.text("datadog/webhook.json")).unwrap();
+        let url = dd["url"].as_str().unwrap();
+        let (host, path) = url
+            .strip_prefix("https://")
+            .and_then(|r| r.split_once('/'))
+            .unwrap();
+        assert!(
+            hosts.contains(host),
+            "{}: Datadog posts to {host}",
+            env.name
+        );
+        let route = routes
+            .get(&format!("/{path}"))
+            .unwrap_or_else(|| panic!("{}: no API route /{path}", env.name));
+        let custom: Value = serde_json::from_str(dd["custom_headers"].as_str().unwrap()).unwrap();
+        assert!(
+            custom["Authorization"]
+                .as_str()
+                .unwrap()
+                .starts_with("Bearer "),
+            "{}",
+            env.name
+        );
+        let mut headers: BTreeSet<String> = custom
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        headers.insert("content-type".into());
+        api_admits(&env, route, &headers, "Datadog");
+    }
+}
+
+/// Checks an environment's variables against what `binary` declares.
+fn check_env(env: &str, binary: Binary, names: &BTreeSet<String>) {
+    for name in names {
+        let var = binary
+            .var(name)
+            .unwrap_or_else(|| panic!("{env}: {binary} is given {name}, which it does not read"));
+        assert!(
+            matches!(var.setter, Setter::Deploy { .. }),
+            "{env}: {binary} is given {name}, which a deployment must not set ({:?}: {})",
+            var.setter,
+            var.doc
+        );
+    }
+    for var in binary.vars() {
+        if var.setter == (Setter::Deploy { required: true }) {
+            assert!(
+                names.contains(var.name),
+                "{env}: {binary} needs {} ({}) and is not given it",
+                var.name,
+                var.doc
+            );
+        }
+    }
+}
+
+#[test]
+fn every_environment_is_what_its_binary_reads() {
+    for env in Env::all() {
+        for binary in [Binary::AlertIngest, Binary::RunbookAction] {
+            let names = env.lambda_env(binary).into_keys().collect();
+            check_env(env.name, binary, &names);
+        }
+        let (_, c) = env.checkout();
+        let names = c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect();
+        check_env(env.name, Binary::Checkout, &names);
+    }
+}
+
+#[test]
+fn degraded_mode_reaches_the_service() {
+    for env in Env::all() {
+        let (d, c) = env.checkout();
+        let get = |n: &str| {
+            c["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == n)
+                .and_then(|e| e["value"].as_str().map(str::to_owned))
+        };
+        assert_eq!(
+            get("DEGRADED_MODE"),
+            None,
+            "{}: DEGRADED_MODE wins over SSM: the runbook's flag would change nothing",
+            env.name
+        );
+        let read = get("DEGRADED_MODE_SSM_PARAMETER").unwrap_or_else(|| {
+            panic!(
+                "{}: checkout is not told which SSM parameter holds degraded mode",
+                env.name
+            )
+        });
+        // runbook_action writes the same parameter, which the pipeline stack makes.
+        let written = literal(&env.lambda_env(Binary::RunbookAction)["DEGRADED_MODE_PARAMETER"]);
+        assert_eq!(Some(read.clone()), written, "{}", env.name);
+        assert!(
+            env.of_type("AWS::SSM::Parameter")
+                .iter()
+                .any(|(_, p)| p["Properties"]["Name"] == read.as_str()),
+            "{}: no stack makes {read}",
+            env.name
+        );
+        // The pods' identity may read it.
+        let ns = d["metadata"]["namespace"].as_str().unwrap();
+        let sa = d["spec"]["template"]["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap();
+        let policy = identity_policy(&env, ns, sa);
+        let arn_suffix = format!(":parameter{read}");
+        assert!(
+            policy.iter().any(|s| {
+                actions(s).contains(&"ssm:GetParameter".to_owned())
+                    && s["Resource"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .chain(std::iter::once(&s["Resource"]))
+                        .any(|r| {
+                            r["Fn::Sub"]
+                                .as_str()
+                                .or(r.as_str())
+                                .is_some_and(|a| a.ends_with(&arn_suffix))
+                        })
+            }),
+            "{}: {ns}/{sa}'s role cannot read {read}",
+            env.name
+        );
+        // A running pod follows the flag.
+        assert!(
+            get("DEGRADED_MODE_REFRESH_SECONDS")
+                .and_then(|s| s.parse::<u64>().ok())
+                .is_some_and(|s| s > 0),
+            "{}: no refresh interval",
+            env.name
+        );
+        // ... and may reach the Pod Identity agent for credentials.
+        let policy_doc = env
+            .yaml_docs("k8s/checkout.yaml")
+            .into_iter()
+            .find(|d| d["kind"] == "NetworkPolicy");
+        if let Some(np) = policy_doc {
+            let egress = np["spec"]["egress"].as_array().cloned().unwrap_or_default();
+            assert!(
+                egress.iter().any(|r| {
+                    r["to"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|p| p["ipBlock"]["cidr"] == "169.254.170.23/32")
+                        && r["ports"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p["port"] == 80)
+                }),
+                "{}: the NetworkPolicy blocks the Pod Identity agent",
+                env.name
+            );
+        }
+    }
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The statements of the role the pods of `namespace/service_account` get: through an EKS Pod
+/// Identity association, or the IRSA annotation of the ServiceAccount.
+fn identity_policy(env: &Env, namespace: &str, service_account: &str) -> Vec<Value> {
+    let resources = env.resources();
+    let role_id = env
+        .of_type("AWS::EKS::PodIdentityAssociation")
+        .into_iter()
+        .find(|(_, a)| {
+            a["Properties"]["Namespace"] == namespace
+                && a["Properties"]["ServiceAccount"] == service_account
+        })
+        .and_then(|(_, a)| target_of(&a["Properties"]["RoleArn"]))
+        .or_else(|| {
+            // IRSA: the ServiceAccount names a role; it must be one a stack makes.
+            let sa = env.yaml_docs("k8s/checkout.yaml").into_iter().find(|d| {
+                d["kind"] == "ServiceAccount" && d["metadata"]["name"] == service_account
+            })?;
+            let arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].as_str()?;
+            let name = arn.split(":role/").nth(1)?;
+            resources
+                .iter()
+                .find(|(_, r)| r["Properties"]["RoleName"] == name)
+                .map(|(id, _)| id.clone())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: no stack makes a role for {namespace}/{service_account}",
+                env.name
+            )
+        });
+    let role = &resources[&role_id];
+    let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    let service = &trust["Principal"]["Service"];
+    assert!(
+        service == "pods.eks.amazonaws.com"
+            || service[0] == "pods.eks.amazonaws.com"
+            || trust["Principal"]["Federated"].is_object(),
+        "{}: {role_id} is not assumable by the pods (trust: {trust})",
+        env.name
+    );
+    role["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn every_workload_identity_is_made() {
+    for env in Env::all() {
+        // Every ServiceAccount of the chart values and of the workloads that call AWS.
+        let mut accounts = vec![];
+        for (release, chart_ns) in [
+            ("aws-load-balancer-controller", "kube-system"),
+            ("external-dns", "kube-system"),
+            ("cert-manager", "cert-manager"),
+        ] {
+            let v = env.yaml(&format!("helm/{release}.values.yaml"));
+            let sa = &v["serviceAccount"];
+            assert!(
+                sa["annotations"]["eks.amazonaws.com/role-arn"].is_null(),
+                "{}: {release} names an IRSA role no stack makes",
+                env.name
+            );
+            accounts.push((chart_ns.to_owned(), sa["name"].as_str().unwrap().to_owned()));
+        }
+        let (d, _) = env.checkout();
+        accounts.push((
+            d["metadata"]["namespace"].as_str().unwrap().to_owned(),
+            d["spec"]["template"]["spec"]["serviceAccountName"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        ));
+        for (ns, sa) in accounts {
+            assert!(
+                !identity_policy(&env, &ns, &sa).is_empty(),
+                "{}: {ns}/{sa} has a role without permissions",
+                env.name
+            );
+        }
+        // Associations are made in the cluster runbook_action and the charts use.
+        let cluster = env.lambda_env(Binary::RunbookAction)["EKS_CLUSTER_NAME"].clone();
+        for (id, a) in env.of_type("AWS::EKS::PodIdentityAssociation") {
+            assert_eq!(
+                a["Properties"]["ClusterName"], cluster,
+                "{}: {id}",
+                env.name
+            );
+        }
+        let alb = env.yaml("helm/aws-load-balancer-controller.values.yaml");
+        assert_eq!(alb["clusterName"], cluster, "{}", env.name);
+    }
+}
+
+/// Seconds of a one-unit Prometheus duration.
+fn prom_seconds(d: &str) -> i64 {
+    platform_model::platform::prom_seconds(d).unwrap_or_else(|| panic!("bad duration {d}"))
+}
+
+#[test]
+fn timeouts_nest_along_the_loop() {
+    for env in Env::all() {
+        let (action_id, action) = env.function(Binary::RunbookAction);
+        let action_timeout = action["Properties"]["Timeout"].as_i64().unwrap_or(3);
+        let drain_var = Binary::RunbookAction.var("DRAIN_TIMEOUT_SECONDS").unwrap();
+        let drain: i64 = literal(
+            env.lambda_env(Binary::RunbookAction)
+                .get("DRAIN_TIMEOUT_SECONDS")
+                .unwrap_or(&Value::Null),
+        )
+        .or(drain_var.default.map(str::to_owned))
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: DRAIN_TIMEOUT_SECONDS is not set: runbook_action falls back to its own default, which nothing checks against its {action_timeout} s timeout",
+                env.name
+            )
+        })
+        .parse()
+        .unwrap();
+        assert!(
+            drain < action_timeout,
+            "{}: drain_node evicts for {drain} s inside a function of {action_timeout} s",
+            env.name
+        );
+        // The runbook's task that invokes the function waits longer than the function.
+        let machine = &env.of_type("AWS::StepFunctions::StateMachine")[0].1["Properties"];
+        let subs = &machine["DefinitionSubstitutions"];
+        let invoking: Vec<&Value> = machine["Definition"]["States"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|s| {
+                s["Parameters"]["FunctionName"]
+                    .as_str()
+                    .and_then(|n| n.strip_prefix("${")?.strip_suffix('}'))
+                    .and_then(|v| target_of(&subs[v]))
+                    .is_some_and(|t| t == action_id)
+            })
+            .collect();
+        assert!(
+            !invoking.is_empty(),
+            "{}: no task invokes {action_id}",
+            env.name
+        );
+        for s in invoking {
+            let task = s["TimeoutSeconds"].as_i64().unwrap_or(i64::MAX);
+            assert!(
+                task > action_timeout && task != i64::MAX,
+                "{}: the runbook's task waits {} for a function of {action_timeout} s",
+                env.name,
+                s["TimeoutSeconds"]
+            );
+        }
+
+        // alert_ingest < API Gateway's integration timeout (<= 29 s) < Alertmanager's.
+        let (_, ingest) = env.function(Binary::AlertIngest);
+        let ingest_timeout = ingest["Properties"]["Timeout"].as_i64().unwrap_or(3);
+        let am = env.yaml("monitoring/alertmanager.yaml");
+        let notify = prom_seconds(am["route"]["group_interval"].as_str().unwrap());
+        for (path, m) in api_routes(&env) {
+            let integration = m["Properties"]["Integration"]["TimeoutInMillis"]
+                .as_i64()
+                .unwrap_or(29_000)
+                / 1000;
+            assert!(integration <= 29, "{}: {path}", env.name);
+            assert!(
+                ingest_timeout < integration,
+                "{}: alert_ingest may run {ingest_timeout} s behind a {integration} s integration on {path}",
+                env.name
+            );
+            assert!(
+                notify > integration,
+                "{}: Alertmanager gives up after {notify} s, before the API's {integration} s",
+                env.name
+            );
+        }
+    }
+}
+
+/// The number a rule's expression compares with (`... > 0.3`).
+fn threshold(expr: &str) -> f64 {
+    expr.rsplit_once('>')
+        .and_then(|(_, t)| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no threshold in {expr}"))
+}
+
+#[test]
+fn the_seeds_demo_fires_in_dev() {
+    let env = Env::load("dev");
+    let rules = env.yaml("monitoring/rules/checkout.rules.yaml");
+    let rule = |name: &str| {
+        rules["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .find(|r| r["alert"] == name)
+            .unwrap_or_else(|| panic!("no rule {name}"))
+    };
+    let latency = rule("CheckoutHighLatency");
+    let expr = latency["expr"].as_str().unwrap();
+    let p99 = demo::estimated_quantile(0.99, demo::DEMO_LATENCY_MS);
+    assert!(
+        p99 > threshold(expr),
+        "dev: LATENCY_MS={} gives a p99 of {p99:.3} s, below the rule's threshold {}: the seeds' demo fires nothing",
+        demo::DEMO_LATENCY_MS,
+        threshold(expr)
+    );
+    let errors = rule("CheckoutHighErrorRate");
+    assert!(
+        demo::DEMO_ERROR_RATE > threshold(errors["expr"].as_str().unwrap()),
+        "dev: ERROR_RATE={} stays below the error threshold",
+        demo::DEMO_ERROR_RATE
+    );
+    // promtool proves both: the dev tests hold a firing case of each demo (run by cluster.rs).
+    let tests = env.text("monitoring/tests/checkout.test.yaml");
+    for knob in [
+        format!("LATENCY_MS={}", demo::DEMO_LATENCY_MS),
+        format!("ERROR_RATE={}", demo::DEMO_ERROR_RATE),
+    ] {
+        assert!(tests.contains(&knob), "dev: no promtool case for {knob}");
+    }
+}
+
+/// The binaries read their environment in one place each, through the contract's declarations
+/// (`Var::read` and its typed readers): no `std::env::var` elsewhere can read a variable synth
+/// does not know.
+#[test]
+fn binaries_read_their_environment_only_through_the_contract() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let allowed = ["lambdas/src/env.rs", "checkout/src/config.rs"];
+    let mut stack = vec![root.join("lambdas/src"), root.join("checkout/src")];
+    let mut readers = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let rel = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                for (i, line) in text.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or("");
+                    if code.contains("env::var") || code.contains("var_os(") {
+                        readers.push((rel.clone(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    for (file, line) in &readers {
+        assert!(
+            allowed.contains(&file.as_str()),
+            "{file}:{line} reads the environment outside the runtime contract"
+        );
+    }
+    assert_eq!(readers.len(), allowed.len(), "{readers:?}");
+    // And each allowed reader only hands the raw lookup to the contract's `Var`s.
+    for file in allowed {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(text.contains("contract::runtime"), "{file}");
+    }
+}
