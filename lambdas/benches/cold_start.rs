@@ -120,6 +120,8 @@ fn main() {
             ("ALLOWED_NAMESPACES", "apps"),
             ("DEGRADED_MODE_PARAMETER", "/checkout/degraded_mode"),
             ("DRAIN_TIMEOUT_SECONDS", "45"),
+            ("DRAIN_NODE_SELECTOR", "sre.platform/drainable=true"),
+            ("MAX_CORDONED_NODES", "1"),
         ],
         r#"{"incident_id":"inc-1","action":"restart_deployment","target":{"namespace":"apps","name":"checkout"},"dry_run":true}"#,
     );

@@ -42,8 +42,9 @@ fn main() {
         let mut payloads = 0u64;
         while started.elapsed() < Duration::from_secs(1) {
             for _ in 0..50 {
-                let events =
-                    normalize(Sender::Alertmanager, black_box(&body), &enrichment).unwrap();
+                let events = normalize(Sender::Alertmanager, black_box(&body), &enrichment)
+                    .unwrap()
+                    .events;
                 assert_eq!(events.len(), 100);
                 black_box(events);
             }

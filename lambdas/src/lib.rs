@@ -20,10 +20,10 @@ pub mod env;
 pub mod ingest;
 pub mod runbook;
 
-/// JSON logs (CloudWatch Logs Insights reads the fields), level from `RUST_LOG` (default
-/// `info`).
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+/// JSON logs (CloudWatch Logs Insights reads the fields), with `filter` (the function's
+/// `RUST_LOG`, read through the runtime contract; `info` when it does not parse).
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .json()

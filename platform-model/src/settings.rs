@@ -122,6 +122,12 @@ pub struct PipelineSettings {
     /// Seconds `drain_node` keeps evicting; must end before runbook_action's timeout.
     #[schemars(range(min = 1, max = 840))]
     pub drain_timeout_seconds: u32,
+    /// Node labels (`key=value`) a node must carry for `drain_node` to touch it, e.g. the
+    /// managed node group's `eks.amazonaws.com/nodegroup=<name>`.
+    pub drain_node_labels: BTreeMap<String, String>,
+    /// `drain_node` refuses while this many nodes are already cordoned (1-100).
+    #[schemars(range(min = 1, max = 100))]
+    pub max_cordoned_nodes: u32,
     /// The webhook API's custom domain: its URL is known at synth time, so the Alertmanager
     /// configuration and the Datadog webhook name it.
     pub webhook_domain: WebhookDomain,
@@ -434,6 +440,94 @@ checked_string!(
     },
     "a Prometheus duration such as \"30s\", \"5m\" or \"4h\""
 );
+
+impl Settings {
+    /// Every value that is still a placeholder, as `key.path: value (why)`: `REPLACE_ME`,
+    /// hosts and addresses under the reserved example domains (RFC 2606: `example.com`,
+    /// `example.org`, `example.net`, `.invalid`), an account id of one repeated digit, and ids
+    /// or ARNs made of a long run of one character (`00000000-0000-...`). The embedded settings
+    /// are examples and hold many; `synth --strict` refuses them.
+    pub fn placeholders(&self) -> Vec<String> {
+        fn walk(path: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        let p = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        walk(&p, v, out);
+                    }
+                }
+                serde_json::Value::Array(a) => {
+                    for (i, v) in a.iter().enumerate() {
+                        walk(&format!("{path}[{i}]"), v, out);
+                    }
+                }
+                serde_json::Value::String(s) => {
+                    if let Some(why) = placeholder(s) {
+                        out.push(format!("{path}: {s:?} ({why})"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        fn placeholder(s: &str) -> Option<&'static str> {
+            let lower = s.to_ascii_lowercase();
+            if lower.contains("replace_me") || lower.contains("replaceme") {
+                return Some("REPLACE_ME");
+            }
+            let host_like = lower
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+                .any(|part| {
+                    ["example.com", "example.org", "example.net"]
+                        .iter()
+                        .any(|d| part == *d || part.ends_with(&format!(".{d}")))
+                        || part.ends_with(".invalid")
+                });
+            if host_like {
+                return Some("a reserved example domain");
+            }
+            if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+                let first = s.as_bytes()[0];
+                if s.bytes().all(|b| b == first) {
+                    return Some("a sample account id");
+                }
+            }
+            let mut run = 1;
+            let bytes = s.as_bytes();
+            for i in 1..bytes.len() {
+                if bytes[i] == bytes[i - 1] && bytes[i].is_ascii_alphanumeric() {
+                    run += 1;
+                    if run >= 8 {
+                        return Some("a sample id");
+                    }
+                } else {
+                    run = 1;
+                }
+            }
+            if lower.contains("0a1b2c3d4e5f6")
+                || lower.contains("0b1b2c3d4e5f6")
+                || lower.contains("0c1b2c3d4e5f6")
+            {
+                return Some("a sample id");
+            }
+            None
+        }
+        let mut out = Vec::new();
+        if let Ok(json) = serde_json::to_value(self) {
+            walk("", &json, &mut out);
+        }
+        if let Some(why) = placeholder(self.account_id.as_str()) {
+            let key = format!("account_id: {:?} ({why})", self.account_id.as_str());
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+        out
+    }
+}
 
 const EMBEDDED: [(Environment, &str, &str); 3] = [
     (

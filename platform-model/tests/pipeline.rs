@@ -105,7 +105,20 @@ fn the_key_rotates_and_only_the_account_and_named_services_use_it() {
         .unwrap();
     assert_eq!(
         services["Action"],
-        json!(["kms:Decrypt", "kms:GenerateDataKey*"])
+        json!(["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"])
+    );
+    // Confused deputy: services act only for this account; Logs only in the stack's region.
+    assert_eq!(
+        services["Condition"]["StringEquals"]["aws:SourceAccount"],
+        json!({"Ref": "AWS::AccountId"})
+    );
+    let logs = statements
+        .iter()
+        .find(|s| s["Sid"] == "CloudWatchLogsEncryptsThisAccountsLogGroups")
+        .unwrap();
+    assert_eq!(
+        logs["Principal"]["Service"],
+        json!({"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"})
     );
     let alias = one(&t, "AWS::KMS::Alias");
     assert_eq!(alias["Properties"]["AliasName"], "alias/sre-platform");
@@ -129,9 +142,11 @@ fn the_paging_subscription_receives_only_critical_incidents() {
         .find(|(id, _)| *id == "NotificationsPaging")
         .unwrap()
         .1;
+    // Critical incidents page, and so does every platform alarm going into ALARM (CloudWatch's
+    // message has no `detail.severity`).
     assert_eq!(
         paging["Properties"]["FilterPolicy"],
-        json!({"detail": {"severity": ["critical"]}})
+        json!({"$or": [{"detail": {"severity": ["critical"]}}, {"NewStateValue": ["ALARM"]}]})
     );
     assert_eq!(paging["Properties"]["FilterPolicyScope"], "MessageBody");
     assert!(
@@ -155,10 +170,27 @@ fn the_paging_subscription_receives_only_critical_incidents() {
         .unwrap()
         .1;
     assert_eq!(email["Properties"]["Endpoint"], "sre-oncall@example.com");
-    for (_, s) in subs {
+    for (id, s) in subs {
         assert_eq!(
             s["Properties"]["TopicArn"],
             json!({"Ref": "NotificationsTopic"})
+        );
+        // Undeliverable notifications are kept.
+        assert_eq!(
+            s["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
+            json!({"Fn::GetAtt": ["NotificationDeadLettersQueue", "Arn"]}),
+            "{id}"
+        );
+    }
+    let publishers = &one(&t, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"];
+    for s in publishers.as_array().unwrap() {
+        assert!(
+            s["Condition"]["StringEquals"]["aws:SourceAccount"].is_object(),
+            "{s}"
+        );
+        assert!(
+            s["Condition"]["ArnLike"]["aws:SourceArn"].is_object(),
+            "{s}"
         );
     }
     let topic = one(&t, "AWS::SNS::Topic");
@@ -170,11 +202,14 @@ fn the_paging_subscription_receives_only_critical_incidents() {
 }
 
 #[test]
-fn the_dead_letter_queue_keeps_messages_14_days_encrypted() {
+fn the_dead_letter_queues_keep_messages_14_days_encrypted() {
     let (_, t) = stack(Environment::Prod);
-    let q = one(&t, "AWS::SQS::Queue");
-    assert_eq!(q["Properties"]["MessageRetentionPeriod"], 1_209_600);
-    assert_eq!(q["Properties"]["KmsMasterKeyId"], key_arn());
+    let queues = of_type(&t, "AWS::SQS::Queue");
+    assert_eq!(queues.len(), 2, "events and notifications");
+    for (id, q) in queues {
+        assert_eq!(q["Properties"]["MessageRetentionPeriod"], 1_209_600, "{id}");
+        assert_eq!(q["Properties"]["KmsMasterKeyId"], key_arn(), "{id}");
+    }
 }
 
 #[test]
@@ -195,13 +230,15 @@ fn every_taggable_resource_carries_the_environment_tags() {
         "AWS::SNS::Topic",
         "AWS::SQS::Queue",
     ] {
-        let tags = &one(&t, kind)["Properties"]["Tags"];
-        assert!(
-            tags.as_array()
-                .unwrap()
-                .contains(&json!({"Key": "environment", "Value": "staging"})),
-            "{kind}: {tags}"
-        );
+        for (id, r) in of_type(&t, kind) {
+            let tags = &r["Properties"]["Tags"];
+            assert!(
+                tags.as_array()
+                    .unwrap()
+                    .contains(&json!({"Key": "environment", "Value": "staging"})),
+                "{id}: {tags}"
+            );
+        }
     }
     assert_eq!(
         one(&t, "AWS::SSM::Parameter")["Properties"]["Tags"]["environment"],
@@ -287,20 +324,32 @@ fn the_ingest_role_can_put_events_on_the_platform_bus_only() {
 fn the_eventbridge_role_can_start_only_the_runbook() {
     let (_, t) = stack(Environment::Prod);
     let statements = role_statements(&t, "EventsTargetsRole");
-    assert_eq!(statements.len(), 1, "{statements:?}");
+    assert_eq!(statements.len(), 2, "{statements:?}");
     assert_eq!(statements[0]["Action"], json!(["states:StartExecution"]));
     assert_eq!(
         statements[0]["Resource"],
         json!([{"Ref": "RunbookStateMachine"}])
     );
+    // The runbook's execution data is encrypted with the platform key: starting one needs it.
+    assert_eq!(statements[1]["Resource"], json!([key_arn()]));
 }
 
 #[test]
 fn no_role_uses_a_wildcard_resource_except_where_aws_allows_nothing_narrower() {
     let (_, t) = stack(Environment::Prod);
-    // Actions AWS defines on "*" only: X-Ray and CloudWatch Logs vended log delivery.
+    // Actions AWS defines on "*" only: X-Ray and CloudWatch Logs vended log delivery; and the
+    // VPC network interfaces of a function, which Lambda checks on "*".
     let star_only = |a: &str| {
         a.starts_with("xray:")
+            || [
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
+                "ec2:UnassignPrivateIpAddresses",
+            ]
+            .contains(&a)
             || a.ends_with("LogDelivery")
             || a == "logs:ListLogDeliveries"
             || a == "logs:DescribeLogGroups"
@@ -308,6 +357,17 @@ fn no_role_uses_a_wildcard_resource_except_where_aws_allows_nothing_narrower() {
             || a == "logs:PutResourcePolicy"
     };
     for (id, r) in of_type(&t, "AWS::IAM::Role") {
+        // No managed policy with logs:* on every log group (AWSLambdaVPCAccessExecutionRole).
+        for m in r["Properties"]["ManagedPolicyArns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                !m.to_string().contains("AWSLambdaVPCAccessExecutionRole"),
+                "{id}: {m}"
+            );
+        }
         for p in r["Properties"]["Policies"].as_array().into_iter().flatten() {
             for s in p["PolicyDocument"]["Statement"].as_array().unwrap() {
                 if s["Resource"] == json!(["*"]) {
@@ -346,7 +406,7 @@ fn every_rule_target_has_a_retry_policy_and_the_dead_letter_queue() {
             );
         }
     }
-    let policy = one(&t, "AWS::SQS::QueuePolicy");
+    let policy = &t["Resources"]["DeadLettersPolicy"];
     let sources = &policy["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
         ["aws:SourceArn"];
     assert_eq!(
@@ -558,8 +618,16 @@ fn meta_monitoring_alarms_notify_the_topic() {
     let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
     assert_eq!(
         alarms.len(),
-        7,
-        "error rate, 3 rules, action failures, dead letters, failed executions"
+        15,
+        "error rate, 3 rules, action failures, dead letters, failed executions; ingest outcomes (unavailable, unauthorized, rejected, partial), the API's 4XX and 5XX, failed notifications and their dead letters"
+    );
+    // The outcome alarms read alert_ingest's metrics by the contract's names.
+    let unavailable = &t["Resources"]["IngestUnavailableAlarm"]["Properties"];
+    assert_eq!(unavailable["Namespace"], "SrePlatform/AlertIngest");
+    assert_eq!(unavailable["MetricName"], "Requests");
+    assert_eq!(
+        unavailable["Dimensions"],
+        json!([{"Name": "Outcome", "Value": "unavailable"}])
     );
     for (id, a) in &alarms {
         assert_eq!(
@@ -582,4 +650,175 @@ fn meta_monitoring_alarms_notify_the_topic() {
         (Some(3.0), Some(600))
     );
     assert_eq!(of_type(&t, "AWS::CloudWatch::Dashboard").len(), 1);
+}
+
+/// API Gateway accepts draft 4 only and refuses a model with any other keyword ("Invalid model
+/// schema specified. Unsupported keyword(s)", API Gateway Developer Guide, "Data models"):
+/// every model is walked, keyword by keyword.
+#[test]
+fn request_models_are_draft_4_as_api_gateway_accepts_it() {
+    use platform_model::aws::apigateway::draft04_problems;
+    for env in Environment::ALL {
+        let (_, t) = stack(env);
+        for (id, m) in of_type(&t, "AWS::ApiGateway::Model") {
+            let schema = &m["Properties"]["Schema"];
+            assert_eq!(draft04_problems(schema), Vec::<String>::new(), "{id}");
+            let text = schema.to_string();
+            assert!(!text.contains("\"$ref\""), "{id}: subschemas are inlined");
+            assert!(!text.contains("\"const\""), "{id}");
+        }
+    }
+    let (_, t) = stack(Environment::Prod);
+    let am = &t["Resources"]["WebhookAlertmanagerWebhookModel"]["Properties"]["Schema"];
+    assert_eq!(
+        am["properties"]["status"]["enum"],
+        json!(["firing", "resolved"])
+    );
+    assert_eq!(
+        am["properties"]["alerts"]["items"]["properties"]["status"]["enum"],
+        json!(["firing", "resolved"])
+    );
+    // The check itself refuses what draft 4 lacks.
+    let bad = json!({"type": "object", "properties": {"s": {"const": "x"}}, "$id": "y",
+                     "dependentRequired": {}});
+    let problems = draft04_problems(&bad);
+    assert_eq!(problems.len(), 3, "{problems:?}");
+}
+
+/// A REST API deployment is a snapshot: CloudFormation makes a new one (and the stage serves
+/// the change) only when the deployment's logical id changes, so the id follows the content.
+#[test]
+fn changing_a_model_changes_the_deployment() {
+    use platform_model::aws::Tags;
+    use platform_model::aws::apigateway::{CustomDomain, Route, WebhookApi, WebhookApiProps};
+    use platform_model::aws::iam::ServiceRole;
+    use platform_model::aws::lambda::{Function, FunctionProps};
+    use platform_model::cfn::Parameter;
+    use platform_model::platform::data_layer;
+
+    let settings = Settings::embedded(Environment::Dev).unwrap();
+    let deployment_of = |schema: Value| {
+        let mut t = Template::new("api", "test");
+        let data = data_layer(&mut t, "", &settings);
+        let bucket = t.parameter("Bucket", Parameter::string());
+        let mut role = ServiceRole::new("Fn", "lambda.amazonaws.com", "test");
+        let f = Function::new(
+            &mut t,
+            "Fn",
+            FunctionProps {
+                name: "fn".into(),
+                description: "test".into(),
+                asset: assets().alert_ingest,
+                size: settings.pipeline.ingest.clone(),
+                architecture: settings.pipeline.lambda_architecture,
+                environment: Default::default(),
+                vpc: None,
+                tags: Tags::default(),
+            },
+            &mut role,
+            &bucket,
+            &data.key,
+        );
+        role.finish(&mut t);
+        WebhookApi::new(
+            &mut t,
+            "Webhook",
+            WebhookApiProps {
+                name: "api".into(),
+                stage: "v1".into(),
+                rate_limit: 10.0,
+                burst_limit: 10,
+                routes: vec![Route {
+                    path: vec!["webhook".into(), "x".into()],
+                    model_name: "X".into(),
+                    model_schema: schema,
+                }],
+                integration_timeout_ms: 29_000,
+                domain: CustomDomain {
+                    name: "alerts.example.com".into(),
+                    certificate_arn: "arn:aws:acm:us-east-1:111111111111:certificate/x".into(),
+                    zone_name: "example.com".into(),
+                },
+                tags: Tags::default(),
+            },
+            &f,
+            &data.key,
+        );
+        let json = t.to_json().unwrap();
+        let ids: Vec<String> = of_type(&json, "AWS::ApiGateway::Deployment")
+            .into_iter()
+            .map(|(id, _)| id.to_owned())
+            .collect();
+        assert_eq!(ids.len(), 1);
+        let stage = one(&json, "AWS::ApiGateway::Stage");
+        assert_eq!(stage["Properties"]["DeploymentId"], json!({"Ref": ids[0]}));
+        ids[0].clone()
+    };
+    let a = deployment_of(json!({"type": "object", "required": ["a"]}));
+    let same = deployment_of(json!({"type": "object", "required": ["a"]}));
+    let b = deployment_of(json!({"type": "object", "required": ["b"]}));
+    assert_eq!(a, same, "the same API keeps its deployment");
+    assert_ne!(a, b, "a changed model gets a new deployment");
+    assert!(a.starts_with("WebhookDeployment"), "{a}");
+}
+
+/// Hardening read from the template: what neither moto nor cfn-lint enforces.
+#[test]
+fn only_the_platform_publishes_and_its_key_encrypts_bus_archive_and_runbook() {
+    let (_, t) = stack(Environment::Prod);
+    // A forged incident.created from any other principal of the account is refused.
+    let policy = one(&t, "AWS::Events::EventBusPolicy");
+    let st = &policy["Properties"]["Statement"];
+    assert_eq!(st["Effect"], "Deny");
+    assert_eq!(st["Action"], json!(["events:PutEvents"]));
+    assert_eq!(
+        st["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        json!([
+            {"Fn::GetAtt": ["AlertIngestRole", "Arn"]},
+            {"Fn::GetAtt": ["RunbookRole", "Arn"]}
+        ])
+    );
+    for kind in ["AWS::Events::EventBus", "AWS::Events::Archive"] {
+        assert_eq!(
+            one(&t, kind)["Properties"]["KmsKeyIdentifier"],
+            key_arn(),
+            "{kind}"
+        );
+    }
+    let machine = one(&t, "AWS::StepFunctions::StateMachine");
+    assert_eq!(
+        machine["Properties"]["EncryptionConfiguration"]["KmsKeyId"],
+        key_arn()
+    );
+    // The audit log's resource policy: EventBridge rules of this bus and account only.
+    let logs = one(&t, "AWS::Logs::ResourcePolicy");
+    let doc = logs["Properties"]["PolicyDocument"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert!(!doc.contains("delivery.logs.amazonaws.com"), "{doc}");
+    assert!(
+        doc.contains("aws:SourceArn") && doc.contains("aws:SourceAccount"),
+        "{doc}"
+    );
+    // The account-wide API Gateway setting survives the stack.
+    let account = one(&t, "AWS::ApiGateway::Account");
+    assert_eq!(account["DeletionPolicy"], "Retain");
+    assert_eq!(
+        t["Resources"]["WebhookCloudWatchRole"]["DeletionPolicy"],
+        "Retain"
+    );
+}
+
+/// The escalation publishes a small projection of the incident, never the execution state.
+#[test]
+fn the_escalation_publishes_a_projection() {
+    let (_, t) = stack(Environment::Prod);
+    let machine = one(&t, "AWS::StepFunctions::StateMachine");
+    let notify = &machine["Properties"]["Definition"]["States"]["NotifyEscalation"];
+    let params = &notify["Parameters"];
+    assert!(params.get("Message.$").is_none(), "{params}");
+    let detail = &params["Message"]["detail"];
+    assert_eq!(detail["severity.$"], "$.detail.severity");
+    assert_eq!(detail["incident_id.$"], "$.detail.incident_id");
+    assert!(!params.to_string().contains("labels"), "{params}");
 }

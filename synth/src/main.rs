@@ -38,6 +38,12 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     settings_dir: Option<PathBuf>,
 
+    /// Refuse settings that still hold placeholder values (REPLACE_ME, example.com hosts,
+    /// sample account ids and ARNs): use it for anything you deploy. Plain synth keeps working
+    /// on the embedded example settings.
+    #[arg(long)]
+    strict: bool,
+
     /// Print only errors.
     #[arg(long, short)]
     quiet: bool,
@@ -66,6 +72,8 @@ Examples:
   synth --env prod              write out/prod/
   synth                         write every environment
   synth --check                 fail if out/ is stale (what CI runs)
+  synth --env prod --strict --settings-dir ../our-settings
+                                refuse placeholder values before a deploy
   synth --env dev --out /tmp/o  write /tmp/o/dev/
   synth settings-schema > platform-model/settings/settings.schema.json
 
@@ -269,6 +277,15 @@ fn run(cli: &Cli) -> Result<Outcome> {
     let mut stale = Vec::new();
     for env in envs {
         let settings = load_settings(env, cli.settings_dir.as_deref())?;
+        if cli.strict {
+            let found = settings.placeholders();
+            if !found.is_empty() {
+                anyhow::bail!(
+                    "settings of {env} hold placeholder values (--strict):\n  {}",
+                    found.join("\n  ")
+                );
+            }
+        }
         let artifacts = platform::synthesize(&settings, &assets)
             .with_context(|| format!("synthesizing environment {env}"))?;
         let files = expected_files(

@@ -523,3 +523,23 @@ fn custom_resources_pass_the_operators_crd_schemas() {
         .unwrap();
     assert!(!out.status.success(), "a bad duration passed");
 }
+
+/// The load balancer reaches the API only: `/metrics`, `/readyz` and `/healthz` stay inside
+/// the cluster.
+#[test]
+fn the_ingress_exposes_only_the_api() {
+    let w = Written::all();
+    let mut ingresses = 0;
+    for (env, path, doc) in objects(&w) {
+        if doc["kind"] != "Ingress" {
+            continue;
+        }
+        ingresses += 1;
+        for rule in doc["spec"]["rules"].as_array().unwrap() {
+            for p in rule["http"]["paths"].as_array().unwrap() {
+                assert_eq!(p["path"], "/checkout", "{env} {path}");
+            }
+        }
+    }
+    assert_eq!(ingresses, 3);
+}

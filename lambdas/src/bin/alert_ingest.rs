@@ -1,28 +1,36 @@
 //! The `alert_ingest` Lambda: wires [`lambdas::ingest::handle`] to the runtime.
 
-use lambdas::env::{self, alert_ingest as vars};
+use lambdas::env;
+use lambdas::ingest::metrics::Sink;
 use lambdas::ingest::publish::{Publisher, RetryPolicy};
 use lambdas::ingest::token::{TokenProvider, TokenSource};
-use lambdas::ingest::{Ingest, handle};
+use lambdas::ingest::{Ingest, Settings, handle};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambdas::init_logging();
-    let config = aws_config::load_from_env().await;
+    let settings = Settings::read(&env::process());
+    lambdas::init_logging(settings.as_ref().map_or("info", |s| s.log_filter.as_str()));
+    let settings = settings.inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
+    let mut loader = aws_config::from_env();
+    if let Some(region) = &settings.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    let config = loader.load().await;
     let token = TokenSource::Secret {
         client: aws_sdk_secretsmanager::Client::new(&config),
-        id: env::required(&vars::WEBHOOK_TOKEN_SECRET_ARN)?,
+        id: settings.token_secret_arn.clone(),
     };
     let ingest = Ingest {
         token: TokenProvider::new(token),
         publisher: Publisher::new(
             aws_sdk_eventbridge::Client::new(&config),
-            env::required(&vars::EVENT_BUS_NAME)?,
+            settings.event_bus_name.clone(),
             RetryPolicy::default(),
         ),
-        account: env::optional(&vars::AWS_ACCOUNT_ID).unwrap_or_default(),
+        account: settings.account.clone(),
         region: config.region().map(|r| r.to_string()).unwrap_or_default(),
-        max_body_bytes: usize::try_from(env::integer(&vars::MAX_BODY_BYTES)?)?,
+        max_body_bytes: settings.max_body_bytes,
+        metrics: Sink::Stdout,
     };
     let ingest = &ingest;
     lambda_http::run(lambda_http::service_fn(move |request| async move {

@@ -36,13 +36,16 @@ pub mod label {
     pub const RUNBOOK_TARGET: &str = "runbook_target";
 }
 
-/// A webhook that cannot be accepted: which field, and what is wrong with it.
+/// A webhook that cannot be accepted at all: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRequest {
     /// JSON path of the offending field (`alerts[2].startsAt`), or `body`.
     pub field: String,
     /// What is wrong with it.
     pub message: String,
+    /// When no alert of the payload is valid: every alert, each with its reason (the first
+    /// gives `field` and `message`). Empty when the envelope itself is invalid.
+    pub rejected: Vec<Rejected>,
 }
 
 impl BadRequest {
@@ -50,6 +53,7 @@ impl BadRequest {
         BadRequest {
             field: field.into(),
             message: message.into(),
+            rejected: Vec::new(),
         }
     }
 }
@@ -167,147 +171,431 @@ pub fn incident_id(source: Source, fingerprint: &str, start: &str) -> String {
     id
 }
 
+/// The `starts_at` of every Datadog incident (created and resolved): the Unix epoch.
+///
+/// The incidents table's sort key is `starts_at`, so every notification of one alert cycle must
+/// carry the same value, or a re-notification (`Renotify`, `Re-Triggered`, a `Warn` to `Alert`
+/// step) writes a second record and runs the remediation again. Datadog gives no cycle start:
+/// `$DATE` is the time of *this* notification, and `$ALERT_CYCLE_KEY` is an opaque id (Datadog
+/// documents it only as "the ID that links an alert from the time it triggers until it
+/// resolves"), from which no time can be read. So the start is a constant that no real alert
+/// has, which tells a reader that the start is unknown; the incident id (derived from the cycle
+/// key) alone identifies the cycle. The recovery carries the same value, so it keys the same
+/// record even when it arrives before (or without) the creation.
+pub const DATADOG_CYCLE_START: &str = "1970-01-01T00:00:00Z";
+
+/// An alert of a payload that was not accepted (the others were): which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// The alert: `alerts[2]` (Alertmanager), `body` (a Datadog notification is one alert).
+    pub alert: String,
+    /// Its index in the payload (0 for Datadog).
+    pub index: usize,
+    /// Its fingerprint, when the payload gave one (Datadog: `alert_id/alert_scope`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Its alert name, when the payload gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alertname: Option<String>,
+    /// JSON path of the offending field (`alerts[2].startsAt`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Rejected {
+    fn new(
+        alert: String,
+        index: usize,
+        fingerprint: Option<String>,
+        alertname: Option<String>,
+        bad: BadRequest,
+    ) -> Box<Self> {
+        let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        Box::new(Rejected {
+            alert,
+            index,
+            fingerprint: non_empty(fingerprint),
+            alertname: non_empty(alertname),
+            field: bad.field,
+            message: bad.message,
+        })
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A webhook normalized: the events of its valid alerts, and the alerts it rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalized {
+    /// Events to publish, without duplicates (never empty).
+    pub events: Vec<Event>,
+    /// Alerts that could not be accepted, in payload order.
+    pub rejected: Vec<Rejected>,
+}
+
 /// Parse a webhook body from `sender` and normalize each alert to a platform event.
+///
+/// One invalid alert does not block the others: it is listed in [`Normalized::rejected`] and
+/// the valid alerts still give events (Alertmanager does not retry a 4xx, and re-sends the
+/// same group, so refusing the whole payload would lose every alert of the group). The result
+/// is an error only when the envelope itself is invalid (not JSON, wrong version, no alerts)
+/// or when no alert is valid; [`BadRequest::rejected`] then lists the rejected alerts.
 ///
 /// Duplicates inside one payload (same incident and event type) are sent once.
 pub fn normalize(
     sender: Sender,
     body: &[u8],
     enrichment: &Enrichment,
-) -> Result<Vec<Event>, BadRequest> {
-    let events = match sender {
-        Sender::Alertmanager => alertmanager_events(parse(body)?, enrichment)?,
-        Sender::Datadog => datadog_events(parse(body)?, enrichment)?,
+) -> Result<Normalized, BadRequest> {
+    let alerts = match sender {
+        Sender::Alertmanager => alertmanager_alerts(body, enrichment)?,
+        Sender::Datadog => vec![datadog_alert(body, enrichment)?],
     };
-    let mut seen = std::collections::HashSet::with_capacity(events.len());
-    let mut unique = Vec::with_capacity(events.len());
-    for event in events {
-        if event.entry_size() > MAX_ENTRY_BYTES {
-            return Err(BadRequest::new(
-                "body",
-                format!(
-                    "the event for incident {} is {} bytes, more than EventBridge's {} (labels too large)",
-                    event.incident_id,
-                    event.entry_size(),
-                    MAX_ENTRY_BYTES
-                ),
-            ));
-        }
-        if seen.insert((event.incident_id.clone(), event.detail_type)) {
-            unique.push(event);
+    let mut seen = std::collections::HashSet::with_capacity(alerts.len());
+    let mut events = Vec::with_capacity(alerts.len());
+    let mut rejected = Vec::new();
+    for alert in alerts {
+        match alert {
+            Ok(event) => {
+                if seen.insert((event.incident_id.clone(), event.detail_type)) {
+                    events.push(event);
+                }
+            }
+            Err(reject) => rejected.push(*reject),
         }
     }
-    Ok(unique)
+    if events.is_empty() {
+        // `alerts` is never empty, so neither is `rejected` here.
+        let (field, message) = rejected
+            .first()
+            .map(|r| (r.field.clone(), r.message.clone()))
+            .unwrap_or_else(|| ("alerts".into(), "no valid alert".into()));
+        return Err(BadRequest {
+            field,
+            message,
+            rejected,
+        });
+    }
+    Ok(Normalized { events, rejected })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, BadRequest> {
-    // The fast path: a plain parse. Only a body that fails is parsed again with path tracking,
-    // which costs on every field, to name where it failed.
-    if let Ok(parsed) = serde_json::from_slice(body) {
-        return Ok(parsed);
-    }
+/// Parse with path tracking, naming the field that failed (`body` for the whole document).
+fn parse_tracked<T: serde::de::DeserializeOwned>(body: &[u8]) -> BadRequest {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." || path == "?" || path.is_empty() {
-            "body".to_string()
-        } else {
-            path
-        };
-        BadRequest::new(field, error.into_inner().to_string())
-    })
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(_) => BadRequest::new("body", "does not parse"),
+        Err(error) => {
+            let path = error.path().to_string();
+            BadRequest::new(root_or("body", &path), error.into_inner().to_string())
+        }
+    }
 }
 
-fn alertmanager_events(
-    hook: alertmanager::Webhook,
+/// `prefix` for serde_path_to_error's root path (`.` or `?`), else `path`.
+fn root_or(prefix: &str, path: &str) -> String {
+    if path == "." || path == "?" || path.is_empty() {
+        prefix.to_string()
+    } else {
+        path.to_string()
+    }
+}
+
+/// One alert: its event, or why it was rejected (boxed: the rare case stays off the stack).
+type AlertOutcome = Result<Event, Box<Rejected>>;
+
+fn alertmanager_alerts(
+    body: &[u8],
     enrichment: &Enrichment,
-) -> Result<Vec<Event>, BadRequest> {
-    if hook.version != alertmanager::VERSION {
+) -> Result<Vec<AlertOutcome>, BadRequest> {
+    // The fast path: the whole payload parses as the contract type. Only a payload that does
+    // not is parsed again alert by alert, to reject the bad alerts and keep the good ones.
+    if let Ok(hook) = serde_json::from_slice::<alertmanager::Webhook>(body) {
+        check_envelope(&hook.version, hook.alerts.len())?;
+        return Ok(hook
+            .alerts
+            .into_iter()
+            .enumerate()
+            .map(|(i, alert)| alertmanager_alert(i, alert, enrichment))
+            .collect());
+    }
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| parse_tracked::<alertmanager::Webhook>(body))?;
+    let Some(serde_json::Value::Array(alerts)) =
+        value.as_object_mut().and_then(|o| o.get_mut("alerts"))
+    else {
+        return Err(parse_tracked::<alertmanager::Webhook>(body));
+    };
+    let alerts = std::mem::take(alerts);
+    // The envelope alone (its `alerts` emptied): its errors reject the whole payload.
+    let hook: alertmanager::Webhook = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        BadRequest::new(root_or("body", &path), e.into_inner().to_string())
+    })?;
+    check_envelope(&hook.version, alerts.len())?;
+    Ok(alerts
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let identity = |key: &str| {
+                let v = if key == label::ALERT_NAME {
+                    raw.get("labels").and_then(|l| l.get(key))
+                } else {
+                    raw.get(key)
+                };
+                v.and_then(|v| v.as_str()).map(str::to_string)
+            };
+            let (fingerprint, alertname) = (identity("fingerprint"), identity(label::ALERT_NAME));
+            match serde_path_to_error::deserialize::<_, alertmanager::Alert>(raw) {
+                Ok(alert) => alertmanager_alert(i, alert, enrichment),
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let field = if path == "." || path == "?" || path.is_empty() {
+                        format!("alerts[{i}]")
+                    } else {
+                        format!("alerts[{i}].{path}")
+                    };
+                    Err(Rejected::new(
+                        format!("alerts[{i}]"),
+                        i,
+                        fingerprint,
+                        alertname,
+                        BadRequest::new(field, e.into_inner().to_string()),
+                    ))
+                }
+            }
+        })
+        .collect())
+}
+
+fn check_envelope(version: &str, alerts: usize) -> Result<(), BadRequest> {
+    if version != alertmanager::VERSION {
         return Err(BadRequest::new(
             "version",
             format!(
-                "unsupported version {:?}, expected \"{}\"",
-                hook.version,
+                "unsupported version {version:?}, expected \"{}\"",
                 alertmanager::VERSION
             ),
         ));
     }
-    if hook.alerts.is_empty() {
+    if alerts == 0 {
         return Err(BadRequest::new("alerts", "must not be empty"));
     }
-    let source = Source::Alertmanager;
-    let mut events = Vec::with_capacity(hook.alerts.len());
-    for (i, alert) in hook.alerts.into_iter().enumerate() {
-        let at = |field: &str| format!("alerts[{i}].{field}");
-        if alert.fingerprint.trim().is_empty() {
-            return Err(BadRequest::new(at("fingerprint"), "must not be empty"));
-        }
-        let alert_name =
-            required_label(&alert.labels, label::ALERT_NAME, || at("labels.alertname"))?;
-        let severity = severity_label(&alert.labels, || at("labels.severity"))?;
-        let starts_at = rfc3339(&alert.starts_at, || at("startsAt"))?;
-        let incident_id = incident_id(source, &alert.fingerprint, &starts_at);
-        match alert.status {
-            alertmanager::Status::Firing => {
-                let runbook = runbook(&alert.labels, |name| at(&format!("labels.{name}")))?;
-                let mut annotations = alert.annotations;
-                let summary = annotations
-                    .remove("summary")
-                    .unwrap_or_else(|| alert_name.to_string());
-                let description = annotations.remove("description").unwrap_or_default();
-                let detail = IncidentCreated {
-                    incident_id: incident_id.clone(),
-                    alert_name: alert_name.to_string(),
-                    severity,
-                    summary: cut(summary, MAX_SUMMARY_BYTES),
-                    description: cut(description, MAX_DESCRIPTION_BYTES),
-                    fingerprint: alert.fingerprint,
-                    starts_at,
-                    labels: alert.labels,
-                    runbook,
-                    received_at: enrichment.received_at.clone(),
-                    received_at_epoch: enrichment.received_at_epoch,
-                    account: enrichment.account.clone(),
-                    region: enrichment.region.clone(),
-                };
-                events.push(Event::new(incident_id, source, &detail));
-            }
-            alertmanager::Status::Resolved => {
-                let resolved_at = rfc3339(&alert.ends_at, || at("endsAt"))?;
-                // Both parsed a moment ago (`rfc3339` returns what it could parse).
-                let start = OffsetDateTime::parse(&starts_at, &Rfc3339)
-                    .map_err(|e| BadRequest::new(at("startsAt"), e.to_string()))?;
-                let end = OffsetDateTime::parse(&resolved_at, &Rfc3339)
-                    .map_err(|e| BadRequest::new(at("endsAt"), e.to_string()))?;
-                if end < start {
-                    return Err(BadRequest::new(
-                        at("endsAt"),
-                        format!("{resolved_at} is before startsAt {starts_at} in a resolved alert"),
-                    ));
-                }
-                let time_to_resolve_seconds = Some((end - start).whole_seconds());
-                let detail = IncidentResolved {
-                    incident_id: incident_id.clone(),
-                    alert_name: alert_name.to_string(),
-                    severity,
-                    fingerprint: alert.fingerprint,
-                    starts_at,
-                    resolved_at,
-                    time_to_resolve_seconds,
-                    received_at: enrichment.received_at.clone(),
-                    received_at_epoch: enrichment.received_at_epoch,
-                };
-                events.push(Event::new(incident_id, source, &detail));
-            }
-        }
-    }
-    Ok(events)
+    Ok(())
 }
 
-fn datadog_events(
-    hook: datadog::Webhook,
+fn alertmanager_alert(
+    i: usize,
+    alert: alertmanager::Alert,
     enrichment: &Enrichment,
-) -> Result<Vec<Event>, BadRequest> {
+) -> AlertOutcome {
+    let reject = |fingerprint: Option<String>, alertname: Option<String>, bad| {
+        Rejected::new(format!("alerts[{i}]"), i, fingerprint, alertname, bad)
+    };
+    // Validate on the borrowed alert (so a rejection can still name it), then move it into
+    // the event: the valid path copies nothing for the rejection's sake.
+    let checked = match check_alertmanager(i, &alert) {
+        Ok(checked) => checked,
+        Err(bad) => {
+            let alertname = alert.labels.get(label::ALERT_NAME).cloned();
+            return Err(reject(Some(alert.fingerprint), alertname, bad));
+        }
+    };
+    let event = alertmanager_event(alert, checked, enrichment);
+    match fits(&event, || format!("alerts[{i}]")) {
+        Ok(()) => Ok(event),
+        Err(bad) => {
+            let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap_or_default();
+            let text = |key: &str| detail.get(key).and_then(|v| v.as_str()).map(str::to_string);
+            Err(reject(text("fingerprint"), text("alert_name"), bad))
+        }
+    }
+}
+
+/// What validating an Alertmanager alert found.
+struct Checked {
+    alert_name: String,
+    severity: Severity,
+    starts_at: String,
+    incident_id: String,
+    /// Firing: the runbook. Resolved: the end and the time to resolve.
+    state: CheckedState,
+}
+
+enum CheckedState {
+    Firing(Option<RunbookRef>),
+    Resolved { resolved_at: String, seconds: i64 },
+}
+
+fn check_alertmanager(i: usize, alert: &alertmanager::Alert) -> Result<Checked, BadRequest> {
+    let at = |field: &str| format!("alerts[{i}].{field}");
+    if alert.fingerprint.trim().is_empty() {
+        return Err(BadRequest::new(at("fingerprint"), "must not be empty"));
+    }
+    let alert_name = required_label(&alert.labels, label::ALERT_NAME, || at("labels.alertname"))?;
+    let severity = severity_label(&alert.labels, || at("labels.severity"))?;
+    let starts_at = rfc3339(&alert.starts_at, || at("startsAt"))?;
+    let incident_id = incident_id(Source::Alertmanager, &alert.fingerprint, &starts_at);
+    let state = match alert.status {
+        alertmanager::Status::Firing => CheckedState::Firing(runbook(&alert.labels, |name| {
+            at(&format!("labels.{name}"))
+        })?),
+        alertmanager::Status::Resolved => {
+            let resolved_at = rfc3339(&alert.ends_at, || at("endsAt"))?;
+            // Both parsed a moment ago (`rfc3339` returns what it could parse).
+            let start = OffsetDateTime::parse(&starts_at, &Rfc3339)
+                .map_err(|e| BadRequest::new(at("startsAt"), e.to_string()))?;
+            let end = OffsetDateTime::parse(&resolved_at, &Rfc3339)
+                .map_err(|e| BadRequest::new(at("endsAt"), e.to_string()))?;
+            if end < start {
+                return Err(BadRequest::new(
+                    at("endsAt"),
+                    format!("{resolved_at} is before startsAt {starts_at} in a resolved alert"),
+                ));
+            }
+            CheckedState::Resolved {
+                resolved_at,
+                seconds: (end - start).whole_seconds(),
+            }
+        }
+    };
+    Ok(Checked {
+        alert_name: alert_name.to_string(),
+        severity,
+        starts_at,
+        incident_id,
+        state,
+    })
+}
+
+fn alertmanager_event(
+    alert: alertmanager::Alert,
+    checked: Checked,
+    enrichment: &Enrichment,
+) -> Event {
+    let source = Source::Alertmanager;
+    let Checked {
+        alert_name,
+        severity,
+        starts_at,
+        incident_id,
+        state,
+    } = checked;
+    match state {
+        CheckedState::Firing(runbook) => {
+            let mut annotations = alert.annotations;
+            let summary = annotations
+                .remove("summary")
+                .unwrap_or_else(|| alert_name.clone());
+            let description = annotations.remove("description").unwrap_or_default();
+            let detail = IncidentCreated {
+                incident_id: incident_id.clone(),
+                alert_name,
+                severity,
+                summary: cut(summary, MAX_SUMMARY_BYTES),
+                description: cut(description, MAX_DESCRIPTION_BYTES),
+                fingerprint: alert.fingerprint,
+                starts_at,
+                labels: alert.labels,
+                runbook,
+                received_at: enrichment.received_at.clone(),
+                received_at_epoch: enrichment.received_at_epoch,
+                account: enrichment.account.clone(),
+                region: enrichment.region.clone(),
+            };
+            Event::new(incident_id, source, &detail)
+        }
+        CheckedState::Resolved {
+            resolved_at,
+            seconds,
+        } => {
+            let detail = IncidentResolved {
+                incident_id: incident_id.clone(),
+                alert_name,
+                severity,
+                fingerprint: alert.fingerprint,
+                starts_at,
+                resolved_at,
+                time_to_resolve_seconds: Some(seconds),
+                received_at: enrichment.received_at.clone(),
+                received_at_epoch: enrichment.received_at_epoch,
+            };
+            Event::new(incident_id, source, &detail)
+        }
+    }
+}
+
+/// A rejection when the event is over EventBridge's entry limit.
+fn fits(event: &Event, field: impl Fn() -> String) -> Result<(), BadRequest> {
+    if event.entry_size() > MAX_ENTRY_BYTES {
+        return Err(BadRequest::new(
+            field(),
+            format!(
+                "the event for incident {} is {} bytes, more than EventBridge's {} (labels too large)",
+                event.incident_id,
+                event.entry_size(),
+                MAX_ENTRY_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A Datadog notification is one alert: its event, or its rejection. Only a body that is not a
+/// JSON object is an envelope error.
+fn datadog_alert(body: &[u8], enrichment: &Enrichment) -> Result<AlertOutcome, BadRequest> {
+    let identity = |hook: &serde_json::Value| {
+        let text = |key: &str| hook.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+        let fingerprint = match (text("alert_id"), text("alert_scope")) {
+            ("", _) => None,
+            (id, "") => Some(id.to_string()),
+            (id, scope) => Some(format!("{id}/{scope}")),
+        };
+        (
+            fingerprint,
+            Some(monitor_name(text("alert_title")).to_string()),
+        )
+    };
+    let hook = match serde_json::from_slice::<datadog::Webhook>(body) {
+        Ok(hook) => hook,
+        Err(_) => {
+            let bad = parse_tracked::<datadog::Webhook>(body);
+            return match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(value) if value.is_object() => {
+                    let (fingerprint, alertname) = identity(&value);
+                    Ok(Err(Rejected::new(
+                        "body".into(),
+                        0,
+                        fingerprint,
+                        alertname,
+                        bad,
+                    )))
+                }
+                _ => Err(bad),
+            };
+        }
+    };
+    let fingerprint = datadog_fingerprint(&hook);
+    let alertname = Some(monitor_name(&hook.alert_title).to_string());
+    Ok(datadog_event(hook, enrichment)
+        .map_err(|bad| Rejected::new("body".into(), 0, fingerprint, alertname, bad)))
+}
+
+fn datadog_fingerprint(hook: &datadog::Webhook) -> Option<String> {
+    if hook.alert_id.trim().is_empty() {
+        None
+    } else if hook.alert_scope.is_empty() {
+        Some(hook.alert_id.clone())
+    } else {
+        Some(format!("{}/{}", hook.alert_id, hook.alert_scope))
+    }
+}
+
+fn datadog_event(hook: datadog::Webhook, enrichment: &Enrichment) -> Result<Event, BadRequest> {
     let source = Source::Datadog;
     if hook.alert_id.trim().is_empty() {
         return Err(BadRequest::new("alert_id", "must not be empty"));
@@ -351,13 +639,11 @@ fn datadog_events(
             }
         },
     };
-    let fingerprint = if hook.alert_scope.is_empty() {
-        hook.alert_id.clone()
-    } else {
-        format!("{}/{}", hook.alert_id, hook.alert_scope)
-    };
+    let fingerprint = datadog_fingerprint(&hook).unwrap_or_default();
     // The cycle key is the same for every notification from trigger to recovery: it is the
-    // alert's identity in time, where Alertmanager has the start time.
+    // alert's identity in time, where Alertmanager has the start time. With
+    // [`DATADOG_CYCLE_START`] as the start, every notification of the cycle gives the same
+    // (incident id, starts_at): one record, one remediation.
     let incident_id = incident_id(source, &fingerprint, &hook.alert_cycle_key);
     let event = if datadog::RESOLVING_TRANSITIONS.contains(&hook.alert_transition.as_str()) {
         let detail = IncidentResolved {
@@ -365,9 +651,8 @@ fn datadog_events(
             alert_name: alert_name.to_string(),
             severity,
             fingerprint,
-            // Datadog's recovery does not say when the cycle started; the incident id alone
-            // identifies the record (it is derived from the cycle).
-            starts_at: String::new(),
+            // The same key as the creation; the cycle's real start is unknown, so no duration.
+            starts_at: DATADOG_CYCLE_START.to_string(),
             resolved_at: date,
             time_to_resolve_seconds: None,
             received_at: enrichment.received_at.clone(),
@@ -388,7 +673,8 @@ fn datadog_events(
             summary: cut(summary, MAX_SUMMARY_BYTES),
             description: cut(hook.event_msg, MAX_DESCRIPTION_BYTES),
             fingerprint,
-            starts_at: date,
+            // Not `$DATE` (this notification's time, different for each re-notification).
+            starts_at: DATADOG_CYCLE_START.to_string(),
             labels,
             runbook,
             received_at: enrichment.received_at.clone(),
@@ -398,7 +684,8 @@ fn datadog_events(
         };
         Event::new(incident_id, source, &detail)
     };
-    Ok(vec![event])
+    fits(&event, || "body".to_string())?;
+    Ok(event)
 }
 
 /// `[Triggered on {service:checkout}] Checkout latency` -> `Checkout latency`.
@@ -557,11 +844,13 @@ fn cut(mut text: String, max: usize) -> String {
     text
 }
 
-/// The 202 answer: which incidents the webhook concerned.
+/// The 202 answer: which incidents the webhook concerned, and which alerts were rejected.
 #[derive(Debug, Serialize)]
 pub struct Accepted<'a> {
     /// Incident ids, in payload order, without duplicates.
     pub incident_ids: Vec<&'a str>,
     /// Events delivered to the bus.
     pub events: usize,
+    /// Alerts not accepted (empty when every alert was): the sender does not retry them.
+    pub rejected: &'a [Rejected],
 }

@@ -2,21 +2,26 @@
 //!
 //! Guards, in order: the request parses (non-retryable error naming the field), the target's
 //! namespace is allow-listed (`refused`), dry-run (`dry_run`, nothing called), the per-target
-//! rate limit in DynamoDB (`refused`; the same incident may retry). Then the action. Errors are
-//! [`ActionError`]s, mapped to the Lambda error types [`ERROR_RETRYABLE`] and
-//! [`ERROR_NON_RETRYABLE`]: the state machine retries the first and escalates on anything else
-//! (its `Catch` is `States.ALL`, which Step Functions requires alone).
+//! rate limit in DynamoDB (`refused` for another incident within the window; `no_op` when the
+//! same incident's action already completed on the target, so a re-delivered incident never
+//! runs its remediation twice; a failed attempt of the same incident may retry). Then the
+//! action; `drain_node` has its own guards (node selector, cap on cordoned nodes, `kubectl
+//! drain`'s default refusals). Errors are [`ActionError`]s, mapped to the Lambda error types
+//! [`ERROR_RETRYABLE`] and [`ERROR_NON_RETRYABLE`]: the state machine retries the first and
+//! escalates on anything else (its `Catch` is `States.ALL`, which Step Functions requires
+//! alone).
 
 pub mod eks_token;
 pub mod kube;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::Eviction;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use lambda_runtime::Diagnostic;
@@ -81,6 +86,13 @@ pub enum ActionError {
         /// Worth retrying.
         retryable: bool,
     },
+    /// A guard refused the action after looking at the cluster (non-retryable: a person
+    /// decides). Nothing was changed.
+    #[error("refused: {message}")]
+    Refused {
+        /// Why, naming what was found.
+        message: String,
+    },
     /// Evictions did not finish in time (retryable: the next attempt continues).
     #[error("drain of node {node} timed out after {seconds}s; pods left: {pods}")]
     DrainTimeout {
@@ -97,7 +109,9 @@ impl ActionError {
     /// Whether the state machine should retry.
     pub fn retryable(&self) -> bool {
         match self {
-            ActionError::BadRequest { .. } | ActionError::Config { .. } => false,
+            ActionError::BadRequest { .. }
+            | ActionError::Config { .. }
+            | ActionError::Refused { .. } => false,
             ActionError::Kube { status, .. } => matches!(status, 409 | 429 | 500..),
             ActionError::Transport { .. } | ActionError::DrainTimeout { .. } => true,
             ActionError::Aws { retryable, .. } => *retryable,
@@ -124,7 +138,7 @@ impl From<ActionError> for Diagnostic {
 }
 
 /// Guard settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guards {
     /// Namespaces whose Deployments may be changed.
     pub allowed_namespaces: BTreeSet<String>,
@@ -132,6 +146,139 @@ pub struct Guards {
     pub rate_limit: Duration,
     /// The table that holds the rate-limit items (the incidents table).
     pub table: String,
+    /// The labels a node must have for `drain_node` to touch it (its node groups).
+    pub drain_node_selector: NodeSelector,
+    /// `drain_node` refuses when this many other nodes are already cordoned.
+    pub max_cordoned_nodes: u32,
+}
+
+/// An equality-based label selector, `key=value[,key=value]`: a node matches when it has every
+/// label with that value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSelector(BTreeMap<String, String>);
+
+impl NodeSelector {
+    /// Parse `key=value[,key=value]` (Kubernetes label keys and values; at least one pair).
+    pub fn parse(text: &str) -> Result<NodeSelector, String> {
+        let expected = "a label selector key=value[,key=value]";
+        let mut labels = BTreeMap::new();
+        for pair in text.split(',').map(str::trim) {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(format!("{expected}: {pair:?} has no '='"));
+            };
+            let (key, value) = (key.trim(), value.trim());
+            if value.starts_with('=') || key.ends_with('!') {
+                return Err(format!(
+                    "{expected}: {pair:?} is not key=value (only equality is supported)"
+                ));
+            }
+            if !is_label_key(key) {
+                return Err(format!("{expected}: {key:?} is not a label key"));
+            }
+            if !is_label_value(value) {
+                return Err(format!("{expected}: {value:?} is not a label value"));
+            }
+            if labels.insert(key.to_string(), value.to_string()).is_some() {
+                return Err(format!("{expected}: {key:?} is given twice"));
+            }
+        }
+        Ok(NodeSelector(labels))
+    }
+
+    /// Whether `labels` has every pair of the selector; else the first label that differs.
+    pub fn mismatch<'a>(&'a self, labels: &BTreeMap<String, String>) -> Option<(&'a str, &'a str)> {
+        self.0
+            .iter()
+            .find(|(k, v)| labels.get(*k) != Some(*v))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The pairs.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for NodeSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pairs: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        f.write_str(&pairs.join(","))
+    }
+}
+
+/// A label value: at most 63 of `[A-Za-z0-9._-]`, beginning and ending with an alphanumeric
+/// (or empty).
+fn is_label_value(s: &str) -> bool {
+    s.is_empty()
+        || (s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric()))
+}
+
+/// A label key: `[prefix/]name`, the prefix a DNS subdomain, the name a non-empty label value.
+fn is_label_key(s: &str) -> bool {
+    let (prefix, name) = match s.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, s),
+    };
+    !name.is_empty() && is_label_value(name) && prefix.is_none_or(is_dns_subdomain)
+}
+
+/// runbook_action's configuration, read in one place through the runtime contract
+/// (`platform_model::contract::runtime::runbook_action`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `EKS_CLUSTER_NAME`.
+    pub cluster_name: String,
+    /// `EKS_CLUSTER_ENDPOINT` (`None`: DescribeCluster).
+    pub cluster_endpoint: Option<String>,
+    /// `EKS_CLUSTER_CA` (base64 PEM).
+    pub cluster_ca: Option<String>,
+    /// `ALLOWED_NAMESPACES`, `RATE_LIMIT_SECONDS`, `INCIDENTS_TABLE`, `DRAIN_NODE_SELECTOR`,
+    /// `MAX_CORDONED_NODES`.
+    pub guards: Guards,
+    /// `DEGRADED_MODE_PARAMETER`.
+    pub degraded_mode_parameter: String,
+    /// `DRAIN_TIMEOUT_SECONDS`.
+    pub drain_timeout: Duration,
+    /// `RUST_LOG`.
+    pub log_filter: String,
+    /// `AWS_REGION` (Lambda sets it; `None` leaves the region to the SDK's own chain).
+    pub region: Option<String>,
+}
+
+impl Settings {
+    /// Every variable the contract declares for runbook_action, read from `env`.
+    pub fn read(env: &crate::env::Env<'_>) -> Result<Settings, crate::env::VarError> {
+        use crate::env::runbook_action as vars;
+        let max_cordoned = env.integer(&vars::MAX_CORDONED_NODES)?;
+        Ok(Settings {
+            cluster_name: env.required(&vars::EKS_CLUSTER_NAME)?,
+            cluster_endpoint: env.optional(&vars::EKS_CLUSTER_ENDPOINT),
+            cluster_ca: env.optional(&vars::EKS_CLUSTER_CA),
+            guards: Guards {
+                allowed_namespaces: env.list(&vars::ALLOWED_NAMESPACES)?.into_iter().collect(),
+                rate_limit: env.seconds(&vars::RATE_LIMIT_SECONDS)?,
+                table: env.required(&vars::INCIDENTS_TABLE)?,
+                drain_node_selector: env.parsed(&vars::DRAIN_NODE_SELECTOR, NodeSelector::parse)?,
+                max_cordoned_nodes: u32::try_from(max_cordoned).map_err(|_| {
+                    crate::env::VarError::Invalid {
+                        name: vars::MAX_CORDONED_NODES.name,
+                        value: max_cordoned.to_string(),
+                        expected: "a whole number that fits 32 bits".into(),
+                    }
+                })?,
+            },
+            degraded_mode_parameter: env.required(&vars::DEGRADED_MODE_PARAMETER)?,
+            drain_timeout: env.seconds(&vars::DRAIN_TIMEOUT_SECONDS)?,
+            log_filter: env
+                .optional(&vars::RUST_LOG)
+                .unwrap_or_else(|| "info".into()),
+            region: env.optional(&vars::AWS_REGION),
+        })
+    }
 }
 
 /// Everything the handler needs.
@@ -250,9 +397,16 @@ pub async fn handle(
         tracing::info!(incident_id = %request.incident_id, %target, "dry run");
         return Ok(result(&request, Outcome::DryRun, message));
     }
-    if let Some(message) = rate_limited(runbook, &request, &target).await? {
-        tracing::warn!(incident_id = %request.incident_id, %target, %message, "rate limited");
-        return Ok(result(&request, Outcome::Refused, message));
+    match take_slot(runbook, &request, &target).await? {
+        Slot::Taken => {}
+        Slot::RateLimited(message) => {
+            tracing::warn!(incident_id = %request.incident_id, %target, %message, "rate limited");
+            return Ok(result(&request, Outcome::Refused, message));
+        }
+        Slot::AlreadyDone(message) => {
+            tracing::info!(incident_id = %request.incident_id, %target, %message, "already done");
+            return Ok(result(&request, Outcome::NoOp, message));
+        }
     }
     let (outcome, message) = match request.action {
         Action::ScaleDeployment => scale(runbook, &request).await?,
@@ -260,6 +414,7 @@ pub async fn handle(
         Action::EnableDegradedMode => degraded_mode(runbook).await?,
         Action::DrainNode => drain(runbook, &request.target.name).await?,
     };
+    mark_done(runbook, &request, &target, outcome).await;
     tracing::info!(incident_id = %request.incident_id, action = request.action.as_str(), %target, ?outcome, %message, "action done");
     Ok(result(&request, outcome, message))
 }
@@ -269,47 +424,154 @@ pub fn rate_limit_key(target: &str) -> String {
     format!("ratelimit#{target}")
 }
 
-/// Take the target's rate-limit slot: a conditional write that succeeds when no other
-/// incident acted on the target within the window. `Some(reason)` when refused.
-async fn rate_limited(
+/// The rate-limit item's attribute naming the incident that holds the slot.
+pub const HOLDER: &str = "holder";
+/// The rate-limit item's attribute set when the holder's action completed (epoch seconds).
+pub const COMPLETED_AT: &str = "completed_at";
+
+/// What the rate limit says about a request.
+enum Slot {
+    /// Go ahead.
+    Taken,
+    /// Another incident acted on the target within the window.
+    RateLimited(String),
+    /// This incident's action already completed on the target: a repeat is a no-op.
+    AlreadyDone(String),
+}
+
+/// Take the target's rate-limit slot, a conditional write on `ratelimit#<target>` that
+/// succeeds when
+///
+/// - no incident acted on the target yet, or
+/// - this incident holds the slot and its action did not complete (a retry of a failed
+///   attempt), or
+/// - another incident holds it and acted before the window.
+///
+/// Otherwise the item says why: this incident's action completed (the request is a repeat,
+/// `AlreadyDone`, whatever the window), or another incident acted within the window.
+async fn take_slot(
     runbook: &Runbook,
     request: &ActionRequest,
     target: &str,
-) -> Result<Option<String>, ActionError> {
+) -> Result<Slot, ActionError> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let window = runbook.guards.rate_limit.as_secs() as i64;
     let outcome = runbook
         .dynamodb
         .update_item()
         .table_name(&runbook.guards.table)
-        .key(incident_record::INCIDENT_ID, AttributeValue::S(rate_limit_key(target)))
-        .key(incident_record::TIMESTAMP, AttributeValue::S("rate-limit".into()))
-        .update_expression("SET last_action_at = :now, holder = :incident, #expires = :expires")
+        .key(
+            incident_record::INCIDENT_ID,
+            AttributeValue::S(rate_limit_key(target)),
+        )
+        .key(
+            incident_record::TIMESTAMP,
+            AttributeValue::S("rate-limit".into()),
+        )
+        .update_expression(
+            "SET last_action_at = :now, #holder = :incident, #expires = :expires REMOVE #completed",
+        )
         .condition_expression(
-            "attribute_not_exists(last_action_at) OR last_action_at < :cutoff OR holder = :incident",
+            "attribute_not_exists(last_action_at) \
+             OR (#holder = :incident AND attribute_not_exists(#completed)) \
+             OR (#holder <> :incident AND last_action_at < :cutoff)",
         )
         .expression_attribute_names("#expires", incident_record::EXPIRES_AT)
+        .expression_attribute_names("#holder", HOLDER)
+        .expression_attribute_names("#completed", COMPLETED_AT)
         .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
         .expression_attribute_values(":cutoff", AttributeValue::N((now - window).to_string()))
         .expression_attribute_values(":incident", AttributeValue::S(request.incident_id.clone()))
-        .expression_attribute_values(":expires", AttributeValue::N((now + window + 86_400).to_string()))
+        .expression_attribute_values(
+            ":expires",
+            AttributeValue::N((now + window + 86_400).to_string()),
+        )
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
-    match outcome {
-        Ok(_) => Ok(None),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(Some(format!(
-                "rate limit: another incident acted on {target} within the last {window}s"
-            )))
-        }
-        Err(e) => Err(ActionError::Aws {
-            what: format!("rate limit (UpdateItem on {})", runbook.guards.table),
-            message: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
-            retryable: true,
-        }),
+    // Refused: the item as it was (ReturnValuesOnConditionCheckFailure, so no GetItem and no
+    // read permission) says who holds the slot, and whether its action completed.
+    let item = match outcome {
+        Ok(_) => return Ok(Slot::Taken),
+        Err(e) => match e.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                failed.item().cloned().unwrap_or_default()
+            }
+            _ => {
+                return Err(ActionError::Aws {
+                    what: format!("rate limit (UpdateItem on {})", runbook.guards.table),
+                    message: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+                    retryable: true,
+                });
+            }
+        },
+    };
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(s) | AttributeValue::N(s)) => Some(s.clone()),
+        _ => None,
+    };
+    if text(HOLDER).as_deref() == Some(request.incident_id.as_str())
+        && let Some(completed) = text(COMPLETED_AT)
+    {
+        let at = completed
+            .parse::<i64>()
+            .ok()
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or(completed);
+        return Ok(Slot::AlreadyDone(format!(
+            "{} already ran for incident {} on {target} (completed at {at}); not repeated",
+            request.action.as_str(),
+            request.incident_id
+        )));
+    }
+    Ok(Slot::RateLimited(format!(
+        "rate limit: another incident ({}) acted on {target} within the last {window}s",
+        text(HOLDER).unwrap_or_else(|| "unknown".into())
+    )))
+}
+
+/// Record that this incident's action on the target completed, so a repeat of the request is
+/// a no-op. A failure is logged, not returned: the action itself was done, and an error would
+/// make the state machine run it again.
+async fn mark_done(runbook: &Runbook, request: &ActionRequest, target: &str, outcome: Outcome) {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let written = runbook
+        .dynamodb
+        .update_item()
+        .table_name(&runbook.guards.table)
+        .key(
+            incident_record::INCIDENT_ID,
+            AttributeValue::S(rate_limit_key(target)),
+        )
+        .key(
+            incident_record::TIMESTAMP,
+            AttributeValue::S("rate-limit".into()),
+        )
+        .update_expression("SET #completed = :now, completed_outcome = :outcome")
+        .condition_expression("#holder = :incident")
+        .expression_attribute_names("#holder", HOLDER)
+        .expression_attribute_names("#completed", COMPLETED_AT)
+        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+        .expression_attribute_values(":incident", AttributeValue::S(request.incident_id.clone()))
+        .expression_attribute_values(
+            ":outcome",
+            AttributeValue::S(
+                serde_json::to_value(outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            ),
+        )
+        .send()
+        .await;
+    if let Err(e) = written {
+        tracing::warn!(
+            incident_id = %request.incident_id,
+            %target,
+            error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+            "could not record the completed action; a repeat of this request would run it again"
+        );
     }
 }
 
@@ -484,7 +746,7 @@ async fn degraded_mode(runbook: &Runbook) -> Result<(Outcome, String), ActionErr
     ))
 }
 
-/// Pods a drain leaves alone: mirror (static) pods and DaemonSet pods.
+/// Pods a drain leaves alone: mirror (static) pods, DaemonSet pods and finished pods.
 pub fn skipped_by_drain(pod: &Pod) -> bool {
     let meta = &pod.metadata;
     let mirror = meta
@@ -503,35 +765,177 @@ pub fn skipped_by_drain(pod: &Pod) -> bool {
     mirror || daemon || finished
 }
 
+/// Why `kubectl drain` with its defaults (no `--force`, no `--delete-emptydir-data`) would
+/// refuse to drain a node running this pod; `None` when the pod may be evicted (or is
+/// skipped).
+pub fn drain_refusal(pod: &Pod) -> Option<&'static str> {
+    if skipped_by_drain(pod) {
+        return None;
+    }
+    let controlled = pod
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|owners| owners.iter().any(|o| o.controller == Some(true)));
+    if !controlled {
+        return Some("no controller: evicting a bare pod deletes it for good");
+    }
+    let empty_dir = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .is_some_and(|volumes| volumes.iter().any(|v| v.empty_dir.is_some()));
+    if empty_dir {
+        return Some("emptyDir volume: its data would be lost");
+    }
+    None
+}
+
+fn pod_name(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or_default(),
+        pod.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// The pods on `node` that `kubectl drain` would refuse to evict, as an error naming them.
+fn refuse_unsafe_pods(node: &str, pods: &[Pod], state: &str) -> Result<(), ActionError> {
+    let refused: Vec<String> = pods
+        .iter()
+        .filter_map(|p| drain_refusal(p).map(|why| format!("{} ({why})", pod_name(p))))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(ActionError::Refused {
+        message: format!(
+            "node {node} runs pods that kubectl drain refuses to evict by default: {}; {state}",
+            refused.join(", ")
+        ),
+    })
+}
+
+async fn list_pods(runbook: &Runbook, path: &str) -> Result<Vec<Pod>, ActionError> {
+    let answer = runbook.kube.send(http::Method::GET, path, None).await?;
+    if !answer.ok() {
+        return Err(answer.error("list pods on node"));
+    }
+    let pods: k8s_openapi::List<Pod> = answer.json("list pods on node")?;
+    Ok(pods.items)
+}
+
+/// The node-group and capacity guards of `drain_node`, before anything is changed: the node
+/// matches `DRAIN_NODE_SELECTOR`, and fewer than `MAX_CORDONED_NODES` other nodes are
+/// cordoned. Returns whether the node itself is already cordoned.
+async fn drain_guards(runbook: &Runbook, node: &str) -> Result<bool, ActionError> {
+    let answer = runbook
+        .kube
+        .send(http::Method::GET, &format!("/api/v1/nodes/{node}"), None)
+        .await?;
+    if !answer.ok() {
+        return Err(answer.error("read node"));
+    }
+    let current: Node = answer.json("read node")?;
+    let labels = current.metadata.labels.unwrap_or_default();
+    let selector = &runbook.guards.drain_node_selector;
+    if let Some((key, wanted)) = selector.mismatch(&labels) {
+        let found = labels
+            .get(key)
+            .map_or_else(|| "missing".to_string(), |v| format!("{v:?}"));
+        return Err(ActionError::Refused {
+            message: format!(
+                "node {node} is outside the drainable node groups: DRAIN_NODE_SELECTOR is {selector}, and its label {key} is {found}, not {wanted:?}; nothing was changed"
+            ),
+        });
+    }
+    let already = current.spec.and_then(|s| s.unschedulable).unwrap_or(false);
+    let answer = runbook
+        .kube
+        .send(http::Method::GET, CORDONED_NODES, None)
+        .await?;
+    if !answer.ok() {
+        return Err(answer.error("list cordoned nodes"));
+    }
+    let nodes: k8s_openapi::List<Node> = answer.json("list cordoned nodes")?;
+    // The field selector already filters; checking again costs nothing.
+    let cordoned: Vec<String> = nodes
+        .items
+        .into_iter()
+        .filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true))
+        .filter_map(|n| n.metadata.name)
+        .filter(|name| name != node)
+        .collect();
+    let max = runbook.guards.max_cordoned_nodes as usize;
+    if cordoned.len() >= max {
+        return Err(ActionError::Refused {
+            message: format!(
+                "{} other nodes are already cordoned ({}), MAX_CORDONED_NODES is {max}: node {node} is not cordoned; uncordon the repaired nodes first (kubectl uncordon <node>)",
+                cordoned.len(),
+                cordoned.join(", ")
+            ),
+        });
+    }
+    Ok(already)
+}
+
+/// `GET` of the cordoned nodes (`spec.unschedulable` is a supported field selector of nodes).
+pub const CORDONED_NODES: &str = "/api/v1/nodes?fieldSelector=spec.unschedulable%3Dtrue";
+
+/// `kubectl drain` with its defaults, bounded: refuses a node outside `DRAIN_NODE_SELECTOR`,
+/// refuses when `MAX_CORDONED_NODES` other nodes are already cordoned, refuses (before
+/// cordoning) a node running pods without a controller or with emptyDir volumes, then cordons
+/// and evicts every other pod except DaemonSet and mirror pods, honouring
+/// PodDisruptionBudgets. Like `kubectl drain`, it never uncordons: a person does, once the node
+/// is repaired or replaced.
 async fn drain(runbook: &Runbook, node: &str) -> Result<(Outcome, String), ActionError> {
     let started = Instant::now();
-    let patch = json!({ "spec": { "unschedulable": true } });
-    send_patch(
-        runbook,
-        &format!("/api/v1/nodes/{node}"),
-        STRATEGIC_MERGE_PATCH,
-        &patch,
-        "cordon node",
-    )
-    .await?;
+    let already_cordoned = drain_guards(runbook, node).await?;
     let list_path = format!("/api/v1/pods?fieldSelector=spec.nodeName%3D{node}");
+    refuse_unsafe_pods(
+        node,
+        &list_pods(runbook, &list_path).await?,
+        if already_cordoned {
+            "nothing was evicted (the node was already cordoned)"
+        } else {
+            "the node was not cordoned"
+        },
+    )?;
+    if !already_cordoned {
+        let patch = json!({ "spec": { "unschedulable": true } });
+        send_patch(
+            runbook,
+            &format!("/api/v1/nodes/{node}"),
+            STRATEGIC_MERGE_PATCH,
+            &patch,
+            "cordon node",
+        )
+        .await?;
+    }
+    let uncordon = format!(
+        "the node stays cordoned: uncordon it (kubectl uncordon {node}) once it is repaired or replaced"
+    );
     let mut evicted = BTreeSet::new();
     let mut blocked = 0u32;
     loop {
-        let answer = runbook
-            .kube
-            .send(http::Method::GET, &list_path, None)
-            .await?;
-        if !answer.ok() {
-            return Err(answer.error("list pods on node"));
-        }
-        let pods: k8s_openapi::List<Pod> = answer.json("list pods on node")?;
-        let left: Vec<&Pod> = pods.items.iter().filter(|p| !skipped_by_drain(p)).collect();
+        let pods = list_pods(runbook, &list_path).await?;
+        // A bare or emptyDir pod can still be bound to the node after the check above.
+        refuse_unsafe_pods(
+            node,
+            &pods,
+            &format!("nothing more was evicted; {uncordon}"),
+        )?;
+        let left: Vec<&Pod> = pods.iter().filter(|p| !skipped_by_drain(p)).collect();
         if left.is_empty() {
             return Ok((
                 Outcome::Applied,
                 format!(
-                    "cordoned node {node} and evicted {} pods ({blocked} evictions waited on a PodDisruptionBudget)",
+                    "{} node {node} and evicted {} pods ({blocked} evictions waited on a PodDisruptionBudget); {uncordon}",
+                    if already_cordoned {
+                        "drained the already cordoned"
+                    } else {
+                        "cordoned"
+                    },
                     evicted.len()
                 ),
             ));
@@ -539,13 +943,7 @@ async fn drain(runbook: &Runbook, node: &str) -> Result<(Outcome, String), Actio
         if started.elapsed() >= runbook.drain_timeout {
             let pods = left
                 .iter()
-                .map(|p| {
-                    format!(
-                        "{}/{}",
-                        p.metadata.namespace.as_deref().unwrap_or_default(),
-                        p.metadata.name.as_deref().unwrap_or_default()
-                    )
-                })
+                .map(|p| pod_name(p))
                 .collect::<Vec<_>>()
                 .join(", ");
             return Err(ActionError::DrainTimeout {

@@ -2,7 +2,10 @@
 //! `PutEvents`), plus the normalization's determinism.
 
 use lambda_http::{Body, Request};
-use lambdas::ingest::normalize::{Enrichment, Sender, incident_id, normalize};
+use lambdas::ingest::metrics::Sink;
+use lambdas::ingest::normalize::{
+    DATADOG_CYCLE_START, Enrichment, Event, Sender, incident_id, normalize,
+};
 use lambdas::ingest::publish::{Publisher, RetryPolicy};
 use lambdas::ingest::token::{TokenProvider, TokenSource};
 use lambdas::ingest::{Ingest, handle};
@@ -27,6 +30,7 @@ pub async fn offline_ingest() -> Ingest {
         account: "111122223333".into(),
         region: "eu-west-1".into(),
         max_body_bytes: 64 * 1024,
+        metrics: Sink::memory().0,
     }
 }
 
@@ -53,6 +57,13 @@ fn firing() -> Value {
     serde_json::from_str(&fixture("alertmanager_firing.json")).unwrap()
 }
 
+/// The firing fixture with its first alert only: one bad alert is then the whole payload.
+fn firing_one() -> Value {
+    let mut hook = firing();
+    hook["alerts"].as_array_mut().unwrap().truncate(1);
+    hook
+}
+
 /// Every bad-input class: 400 and a message naming the field.
 #[tokio::test]
 async fn bad_input_gets_400_naming_the_field() {
@@ -63,7 +74,7 @@ async fn bad_input_gets_400_naming_the_field() {
         ("datadog not json", "datadog", "<xml/>".into(), "body"),
     ];
     let mut edit = |what: &'static str, field: &'static str, f: &dyn Fn(&mut Value)| {
-        let mut hook = firing();
+        let mut hook = firing_one();
         f(&mut hook);
         cases.push((what, "alertmanager", hook.to_string(), field));
     };
@@ -74,14 +85,14 @@ async fn bad_input_gets_400_naming_the_field() {
     edit("group status", "status", &|h| {
         h["status"] = json!("pending")
     });
-    edit("alert status", "alerts[1].status", &|h| {
-        h["alerts"][1]["status"] = json!("on")
+    edit("alert status", "alerts[0].status", &|h| {
+        h["alerts"][0]["status"] = json!("on")
     });
     edit("start time", "alerts[0].startsAt", &|h| {
         h["alerts"][0]["startsAt"] = json!("yesterday")
     });
-    edit("empty fingerprint", "alerts[1].fingerprint", &|h| {
-        h["alerts"][1]["fingerprint"] = json!(" ")
+    edit("empty fingerprint", "alerts[0].fingerprint", &|h| {
+        h["alerts"][0]["fingerprint"] = json!(" ")
     });
     edit("label type", "alerts[0].labels.severity", &|h| {
         h["alerts"][0]["labels"]["severity"] = json!(3)
@@ -149,7 +160,7 @@ async fn bad_input_gets_400_naming_the_field() {
 
 #[tokio::test]
 async fn missing_fields_are_named_in_the_message() {
-    let mut hook = firing();
+    let mut hook = firing_one();
     hook["alerts"][0]
         .as_object_mut()
         .unwrap()
@@ -193,7 +204,8 @@ fn alertmanager_fixture_normalizes_to_incidents() {
         fixture("alertmanager_firing.json").as_bytes(),
         &enrichment(),
     )
-    .unwrap();
+    .unwrap()
+    .events;
     assert_eq!(events.len(), 2);
     let first: IncidentCreated = serde_json::from_str(&events[0].detail).unwrap();
     assert_eq!(events[0].detail_type, DetailType::IncidentCreated);
@@ -230,13 +242,15 @@ fn resolution_maps_to_the_same_incident() {
         fixture("alertmanager_firing.json").as_bytes(),
         &enrichment(),
     )
-    .unwrap();
+    .unwrap()
+    .events;
     let resolved = normalize(
         Sender::Alertmanager,
         fixture("alertmanager_resolved.json").as_bytes(),
         &enrichment(),
     )
-    .unwrap();
+    .unwrap()
+    .events;
     assert_eq!(resolved[0].detail_type, DetailType::IncidentResolved);
     assert_eq!(resolved[0].incident_id, created[0].incident_id);
     let detail: IncidentResolved = serde_json::from_str(&resolved[0].detail).unwrap();
@@ -250,25 +264,28 @@ fn resolution_maps_to_the_same_incident() {
         fixture("datadog_triggered.json").as_bytes(),
         &enrichment(),
     )
-    .unwrap();
+    .unwrap()
+    .events;
     let resolved = normalize(
         Sender::Datadog,
         fixture("datadog_recovered.json").as_bytes(),
         &enrichment(),
     )
-    .unwrap();
+    .unwrap()
+    .events;
     assert_eq!(created[0].detail_type, DetailType::IncidentCreated);
     assert_eq!(resolved[0].detail_type, DetailType::IncidentResolved);
     assert_eq!(created[0].incident_id, resolved[0].incident_id);
-    // A Datadog recovery does not carry the cycle's start: no key part, no made-up duration.
+    // A Datadog recovery does not carry the cycle's start: the same constant start as the
+    // creation (the record's key), no made-up duration.
     let recovery: IncidentResolved = serde_json::from_str(&resolved[0].detail).unwrap();
-    assert_eq!(recovery.starts_at, "");
+    assert_eq!(recovery.starts_at, DATADOG_CYCLE_START);
     assert_eq!(recovery.time_to_resolve_seconds, None);
     assert!(!resolved[0].detail.contains("time_to_resolve_seconds"));
     let detail: IncidentCreated = serde_json::from_str(&created[0].detail).unwrap();
     assert_eq!(detail.severity.as_str(), "critical");
     assert_eq!(detail.alert_name, "Checkout p99 latency above 1.5s");
-    assert_eq!(detail.starts_at, "2025-03-14T09:26:53Z");
+    assert_eq!(detail.starts_at, DATADOG_CYCLE_START, "not $DATE");
     assert_eq!(detail.runbook.unwrap().action, Action::ScaleDeployment);
 }
 
@@ -287,14 +304,17 @@ fn duplicates_and_retries_map_to_one_incident() {
         hook.to_string().as_bytes(),
         &enrichment(),
     )
-    .unwrap();
+    .unwrap()
+    .events;
     assert_eq!(once.len(), 2, "duplicates removed");
     let later = Enrichment {
         received_at: "2025-03-14T09:30:00Z".into(),
         received_at_epoch: 1_741_944_600,
         ..enrichment()
     };
-    let again = normalize(Sender::Alertmanager, hook.to_string().as_bytes(), &later).unwrap();
+    let again = normalize(Sender::Alertmanager, hook.to_string().as_bytes(), &later)
+        .unwrap()
+        .events;
     let ids = |events: &[lambdas::ingest::normalize::Event]| {
         events
             .iter()
@@ -315,4 +335,205 @@ fn duplicates_and_retries_map_to_one_incident() {
             "2025-03-14T11:00:00Z"
         )
     );
+}
+
+/// One bad alert does not block its group: the valid alerts give events, the bad one is named
+/// (index, fingerprint, alert name, field, message). Covers a semantic error (the fast parse
+/// succeeds) and a type error (the payload only parses alert by alert).
+#[test]
+fn one_bad_alert_does_not_block_its_group() {
+    let mut hook = firing();
+    let mut third = hook["alerts"][0].clone();
+    third["fingerprint"] = json!("0000000000000003");
+    hook["alerts"].as_array_mut().unwrap().push(third);
+    // A semantic error in the middle alert.
+    hook["alerts"][1]["startsAt"] = json!("yesterday");
+    let out = normalize(
+        Sender::Alertmanager,
+        hook.to_string().as_bytes(),
+        &enrichment(),
+    )
+    .expect("the valid alerts are accepted");
+    assert_eq!(out.events.len(), 2);
+    let fingerprints: Vec<String> = out
+        .events
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<IncidentCreated>(&e.detail)
+                .unwrap()
+                .fingerprint
+        })
+        .collect();
+    assert_eq!(fingerprints, ["5f2a1c7e3b9d0a41", "0000000000000003"]);
+    assert_eq!(out.rejected.len(), 1);
+    let r = &out.rejected[0];
+    assert_eq!(
+        (r.alert.as_str(), r.index, r.field.as_str()),
+        ("alerts[1]", 1, "alerts[1].startsAt")
+    );
+    assert_eq!(
+        r.fingerprint.as_deref(),
+        hook["alerts"][1]["fingerprint"].as_str()
+    );
+    assert_eq!(
+        r.alertname.as_deref(),
+        hook["alerts"][1]["labels"]["alertname"].as_str()
+    );
+    assert!(r.message.contains("RFC 3339"), "{}", r.message);
+
+    // A type error (status "on") in one alert: the others still parse and publish.
+    let mut hook = firing();
+    hook["alerts"][0]["status"] = json!("on");
+    hook["alerts"][1]["labels"]["severity"] = json!(3);
+    hook["alerts"]
+        .as_array_mut()
+        .unwrap()
+        .push(firing()["alerts"][0].clone());
+    let out = normalize(
+        Sender::Alertmanager,
+        hook.to_string().as_bytes(),
+        &enrichment(),
+    )
+    .unwrap();
+    assert_eq!(out.events.len(), 1, "the third alert");
+    let fields: Vec<&str> = out.rejected.iter().map(|r| r.field.as_str()).collect();
+    assert_eq!(fields, ["alerts[0].status", "alerts[1].labels.severity"]);
+    assert_eq!(
+        out.rejected[0].fingerprint.as_deref(),
+        Some("5f2a1c7e3b9d0a41")
+    );
+    assert_eq!(
+        out.rejected[1].alertname.as_deref(),
+        hook["alerts"][1]["labels"]["alertname"].as_str()
+    );
+
+    // Nothing valid: the whole payload is refused, every alert named, the first gives the field.
+    let mut hook = firing();
+    hook["alerts"][0]["startsAt"] = json!("yesterday");
+    hook["alerts"][1]["labels"]["severity"] = json!("urgent");
+    let bad = normalize(
+        Sender::Alertmanager,
+        hook.to_string().as_bytes(),
+        &enrichment(),
+    )
+    .unwrap_err();
+    assert_eq!(bad.field, "alerts[0].startsAt");
+    let fields: Vec<&str> = bad.rejected.iter().map(|r| r.field.as_str()).collect();
+    assert_eq!(fields, ["alerts[0].startsAt", "alerts[1].labels.severity"]);
+    // An alert whose event would be over EventBridge's 256 KB: rejected alone, and named.
+    let mut hook = firing();
+    hook["alerts"][1]["labels"]["blob"] = json!("x".repeat(300 * 1024));
+    let out = normalize(
+        Sender::Alertmanager,
+        hook.to_string().as_bytes(),
+        &enrichment(),
+    )
+    .unwrap();
+    assert_eq!(out.events.len(), 1);
+    let r = &out.rejected[0];
+    assert_eq!(r.field, "alerts[1]");
+    assert_eq!(
+        r.fingerprint.as_deref(),
+        hook["alerts"][1]["fingerprint"].as_str()
+    );
+    assert!(r.message.contains("labels too large"), "{}", r.message);
+    // An invalid envelope names no alert.
+    let mut hook = firing();
+    hook["version"] = json!("3");
+    let bad = normalize(
+        Sender::Alertmanager,
+        hook.to_string().as_bytes(),
+        &enrichment(),
+    )
+    .unwrap_err();
+    assert_eq!((bad.field.as_str(), bad.rejected.len()), ("version", 0));
+}
+
+/// The 400 of a payload with nothing valid lists every alert; the field is the first's.
+#[tokio::test]
+async fn nothing_valid_answers_400_listing_each_alert() {
+    let mut hook = firing();
+    hook["alerts"][0]["startsAt"] = json!("yesterday");
+    hook["alerts"][1]["fingerprint"] = json!("");
+    let (status, answer) = answer(request("alertmanager", Some(TOKEN), hook.to_string())).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["field"], "alerts[0].startsAt");
+    let rejected = answer["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2, "{answer}");
+    assert_eq!(rejected[1]["alert"], "alerts[1]");
+    assert_eq!(rejected[1]["field"], "alerts[1].fingerprint");
+    assert_eq!(
+        rejected[1]["alertname"],
+        hook["alerts"][1]["labels"]["alertname"]
+    );
+    assert!(rejected[1].get("fingerprint").is_none(), "empty: left out");
+}
+
+/// A Datadog alert cycle as Datadog sends it: trigger, re-notification, re-trigger (each with
+/// its own `$DATE` and `$ID`, the same `$ALERT_CYCLE_KEY`), recovery. Every creation names the
+/// same (incident_id, starts_at), which is the incidents table's key: one record, so one
+/// remediation; the recovery names the same incident and key.
+#[test]
+fn a_datadog_cycle_is_one_incident_with_one_key() {
+    let base: Value = serde_json::from_str(&fixture("datadog_triggered.json")).unwrap();
+    let notification = |transition: &str, id: &str, date: &str| {
+        let mut n = base.clone();
+        n["alert_transition"] = json!(transition);
+        n["id"] = json!(id);
+        n["date"] = json!(date);
+        n["last_updated"] = json!(date);
+        n["alert_title"] = json!(format!(
+            "[{transition} on {{service:checkout,env:prod}}] Checkout p99 latency above 1.5s"
+        ));
+        n
+    };
+    let sequence = [
+        notification("Triggered", "7584920385821993762", "1741944413000"),
+        notification("Renotify", "7584925000000000001", "1741944713000"),
+        notification("Re-Triggered", "7584927000000000002", "1741944893000"),
+        notification("Recovered", "7584931119205311230", "1741945053000"),
+    ];
+    let mut created = std::collections::BTreeSet::new();
+    let mut resolved = Vec::new();
+    for (i, n) in sequence.iter().enumerate() {
+        // Each notification arrives at its own time.
+        let at = Enrichment {
+            received_at_epoch: 1_741_944_421 + 300 * i as i64,
+            ..enrichment()
+        };
+        let events: Vec<Event> = normalize(Sender::Datadog, n.to_string().as_bytes(), &at)
+            .unwrap()
+            .events;
+        assert_eq!(events.len(), 1);
+        match events[0].detail_type {
+            DetailType::IncidentCreated => {
+                let d: IncidentCreated = serde_json::from_str(&events[0].detail).unwrap();
+                created.insert((d.incident_id, d.starts_at));
+            }
+            _ => {
+                resolved.push(serde_json::from_str::<IncidentResolved>(&events[0].detail).unwrap())
+            }
+        }
+    }
+    assert_eq!(
+        created.len(),
+        1,
+        "one (incident_id, starts_at) for the cycle: {created:?}"
+    );
+    let (id, starts_at) = created.into_iter().next().unwrap();
+    assert_eq!(starts_at, DATADOG_CYCLE_START);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].incident_id, id);
+    assert_eq!(
+        resolved[0].starts_at, starts_at,
+        "the recovery keys the same record"
+    );
+    assert_eq!(resolved[0].resolved_at, "2025-03-14T09:37:33Z");
+    // The next cycle of the same monitor is another incident.
+    let mut next = sequence[0].clone();
+    next["alert_cycle_key"] = json!("7584999999999999999");
+    let other = normalize(Sender::Datadog, next.to_string().as_bytes(), &enrichment())
+        .unwrap()
+        .events;
+    assert_ne!(other[0].incident_id, id);
 }

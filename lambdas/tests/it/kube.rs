@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{
 use base64::Engine;
 use lambdas::runbook::eks_token::{TOKEN_PREFIX, TokenSigner};
 use lambdas::runbook::kube::{ClusterSource, KubeClient};
-use lambdas::runbook::{Guards, Runbook, handle};
+use lambdas::runbook::{CORDONED_NODES, Guards, NodeSelector, Runbook, handle};
 use platform_model::contract::runbook::{ERROR_NON_RETRYABLE, ERROR_RETRYABLE, Outcome};
 use serde_json::{Value, json};
 
@@ -52,6 +52,9 @@ async fn table(config: &aws_config::SdkConfig) -> String {
     name
 }
 
+/// The node-group label of the drainable nodes (`DRAIN_NODE_SELECTOR` is `<it>=workers`).
+const NODEGROUP_LABEL: &str = "eks.amazonaws.com/nodegroup";
+
 async fn runbook(kube_url: &str) -> (Runbook, aws_config::SdkConfig) {
     let config = support::aws(moto_url()).await;
     let signer = TokenSigner::new(
@@ -73,6 +76,9 @@ async fn runbook(kube_url: &str) -> (Runbook, aws_config::SdkConfig) {
             allowed_namespaces: BTreeSet::from(["apps".to_string()]),
             rate_limit: Duration::from_secs(600),
             table: table(&config).await,
+            drain_node_selector: NodeSelector::parse(&format!("{NODEGROUP_LABEL}=workers"))
+                .unwrap(),
+            max_cordoned_nodes: 1,
         },
         degraded_mode_parameter: format!("/checkout/{}", unique("degraded_mode")),
         drain_timeout: Duration::from_secs(5),
@@ -312,9 +318,16 @@ async fn degraded_mode_sets_the_parameter_and_restarts_nothing() {
     assert_eq!(kube.requests().len(), 0, "{:?}", kube.requests());
 }
 
+/// A running pod in `apps` owned by a ReplicaSet (a controller), with `extra` metadata.
 fn pod(name: &str, extra: Value) -> Value {
-    let mut pod =
-        json!({"metadata": {"name": name, "namespace": "apps"}, "status": {"phase": "Running"}});
+    let mut pod = json!({
+        "metadata": {
+            "name": name,
+            "namespace": "apps",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "checkout-7c9d8f6b5", "uid": "2", "controller": true}],
+        },
+        "status": {"phase": "Running"},
+    });
     if let Value::Object(extra) = extra {
         for (k, v) in extra {
             pod["metadata"][k] = v;
@@ -323,26 +336,63 @@ fn pod(name: &str, extra: Value) -> Value {
     pod
 }
 
+fn pod_list(items: Vec<Value>) -> String {
+    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items}).to_string()
+}
+
+/// A node with the node-group label `group`, cordoned or not.
+fn node(name: &str, group: &str, unschedulable: bool) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {NODEGROUP_LABEL: group, "kubernetes.io/os": "linux"}},
+        "spec": {"unschedulable": unschedulable},
+    })
+}
+
+fn node_list(items: Vec<Value>) -> String {
+    json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": items}).to_string()
+}
+
+fn calls(requests: &[Captured]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_cordons_then_evicts_respecting_budgets() {
     let lists = Arc::new(AtomicUsize::new(0));
     let evictions_of_b = Arc::new(AtomicUsize::new(0));
     let (l, e) = (lists.clone(), evictions_of_b.clone());
+    let name = unique("ip-10-0-1-23.eu-west-1.compute.internal");
+    let this = name.clone();
     let kube = Listener::start(move |r| {
-        let ds = pod("node-exporter-x", json!({"ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "node-exporter", "uid": "1"}]}));
-        let mirror = pod("kube-proxy-x", json!({"annotations": {"kubernetes.io/config.mirror": "abc"}}));
+        let ds = pod("node-exporter-x", json!({"ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "node-exporter", "uid": "1", "controller": true}]}));
+        let mirror = pod("kube-proxy-x", json!({"annotations": {"kubernetes.io/config.mirror": "abc"}, "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "n", "uid": "3", "controller": true}]}));
+        // A mirror pod has no controller in practice: skipped before that check.
+        let bare_mirror = pod("etcd-x", json!({"annotations": {"kubernetes.io/config.mirror": "def"}, "ownerReferences": []}));
+        let finished = {
+            let mut p = pod("job-done", json!({"ownerReferences": []}));
+            p["status"]["phase"] = json!("Succeeded");
+            p
+        };
         match (r.method.as_str(), r.path.as_str()) {
             ("PATCH", _) => (200, "{}".into()),
+            ("GET", CORDONED_NODES) => (200, node_list(vec![node(&this, "workers", false)])),
+            ("GET", path) if path.starts_with("/api/v1/nodes/") => (200, node(&this, "workers", false).to_string()),
             ("GET", _) => {
+                // The check before cordoning, then one list per eviction round.
                 let round = l.fetch_add(1, Ordering::SeqCst);
-                let mut items = vec![ds, mirror];
-                if round == 0 {
+                let mut items = vec![ds, mirror, bare_mirror, finished];
+                if round <= 1 {
                     items.push(pod("checkout-a", json!({})));
                 }
-                if round <= 1 {
+                if round <= 2 {
                     items.push(pod("checkout-b", json!({})));
                 }
-                (200, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items}).to_string())
+                (200, pod_list(items))
             }
             ("POST", path) if path.contains("checkout-b") => {
                 // The PodDisruptionBudget refuses the first eviction.
@@ -357,21 +407,26 @@ async fn drain_cordons_then_evicts_respecting_budgets() {
     })
     .await;
     let (runbook, _) = runbook(&kube.url).await;
-    let node = unique("ip-10-0-1-23.eu-west-1.compute.internal");
-    let result = handle(&runbook, request("drain_node", "", &node))
+    let result = handle(&runbook, request("drain_node", "", &name))
         .await
         .unwrap();
     assert_eq!(result.outcome, Outcome::Applied, "{}", result.message);
+    assert!(
+        result.message.contains(&format!(
+            "stays cordoned: uncordon it (kubectl uncordon {name})"
+        )),
+        "{}",
+        result.message
+    );
     let requests = kube.requests();
-    let calls: Vec<String> = requests
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    let list = format!("GET /api/v1/pods?fieldSelector=spec.nodeName%3D{node}");
+    let list = format!("GET /api/v1/pods?fieldSelector=spec.nodeName%3D{name}");
     assert_eq!(
-        calls,
+        calls(&requests),
         [
-            format!("PATCH /api/v1/nodes/{node}"),
+            format!("GET /api/v1/nodes/{name}"),
+            format!("GET {CORDONED_NODES}"),
+            list.clone(),
+            format!("PATCH /api/v1/nodes/{name}"),
             list.clone(),
             "POST /api/v1/namespaces/apps/pods/checkout-a/eviction".into(),
             "POST /api/v1/namespaces/apps/pods/checkout-b/eviction".into(),
@@ -381,13 +436,13 @@ async fn drain_cordons_then_evicts_respecting_budgets() {
         ]
     );
     assert_eq!(
-        requests[0].headers["content-type"],
+        requests[3].headers["content-type"],
         "application/strategic-merge-patch+json"
     );
-    assert_eq!(body(&requests[0]), json!({"spec": {"unschedulable": true}}));
-    assert_eq!(requests[2].headers["content-type"], "application/json");
+    assert_eq!(body(&requests[3]), json!({"spec": {"unschedulable": true}}));
+    assert_eq!(requests[5].headers["content-type"], "application/json");
     assert_eq!(
-        body(&requests[2]),
+        body(&requests[5]),
         json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "checkout-a", "namespace": "apps"}})
     );
     requests.iter().for_each(assert_eks_bearer);
@@ -395,9 +450,13 @@ async fn drain_cordons_then_evicts_respecting_budgets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_that_runs_out_of_time_is_retryable() {
-    let kube = Listener::start(|r| match r.method.as_str() {
-        "GET" => (200, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [pod("stuck", json!({}))]}).to_string()),
-        "POST" => (429, json!({"message": "budget"}).to_string()),
+    let kube = Listener::start(|r| match (r.method.as_str(), r.path.as_str()) {
+        ("GET", CORDONED_NODES) => (200, node_list(vec![])),
+        ("GET", p) if p.starts_with("/api/v1/nodes/") => {
+            (200, node("n", "workers", false).to_string())
+        }
+        ("GET", _) => (200, pod_list(vec![pod("stuck", json!({}))])),
+        ("POST", _) => (429, json!({"message": "budget"}).to_string()),
         _ => (200, "{}".into()),
     })
     .await;
@@ -408,6 +467,157 @@ async fn drain_that_runs_out_of_time_is_retryable() {
         .unwrap_err();
     assert_eq!(error.error_type(), ERROR_RETRYABLE);
     assert!(error.to_string().contains("apps/stuck"), "{error}");
+}
+
+/// A listener for the drain guards: the node (its group, cordoned or not), the cordoned
+/// nodes, the pods on the node; every other request answered 200.
+async fn drain_cluster(
+    group: &str,
+    this_cordoned: bool,
+    others_cordoned: usize,
+    pods: Vec<Value>,
+) -> Listener {
+    let group = group.to_string();
+    Listener::start(move |r| match (r.method.as_str(), r.path.as_str()) {
+        ("GET", CORDONED_NODES) => {
+            let items: Vec<Value> = (0..others_cordoned)
+                .map(|i| node(&format!("ip-10-0-9-{i}.internal"), "workers", true))
+                .collect();
+            (200, node_list(items))
+        }
+        ("GET", p) if p.starts_with("/api/v1/nodes/") => {
+            let name = p.trim_start_matches("/api/v1/nodes/");
+            (200, node(name, &group, this_cordoned).to_string())
+        }
+        ("GET", _) => (200, pod_list(pods.clone())),
+        _ => (200, "{}".into()),
+    })
+    .await
+}
+
+/// drain_node touches only the node groups `DRAIN_NODE_SELECTOR` names: another node is
+/// refused (non-retryable), after one read, before anything changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_refuses_a_node_outside_the_selector() {
+    let kube = drain_cluster("system", false, 0, vec![]).await;
+    let (runbook, _) = runbook(&kube.url).await;
+    let name = unique("ip-10-0-2-7.internal");
+    let error = handle(&runbook, request("drain_node", "", &name))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), ERROR_NON_RETRYABLE);
+    let message = error.to_string();
+    assert!(
+        message.contains("DRAIN_NODE_SELECTOR is eks.amazonaws.com/nodegroup=workers")
+            && message.contains("\"system\""),
+        "{message}"
+    );
+    assert_eq!(
+        calls(&kube.requests()),
+        [format!("GET /api/v1/nodes/{name}")]
+    );
+
+    // A node without the label at all.
+    let kube = Listener::start(|r| {
+        (
+            200,
+            json!({"metadata": {"name": r.path.trim_start_matches("/api/v1/nodes/")}}).to_string(),
+        )
+    })
+    .await;
+    let (runbook, _) = self::runbook(&kube.url).await;
+    let error = handle(&runbook, request("drain_node", "", &unique("bare-node")))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("is missing"), "{error}");
+    assert_eq!(kube.requests().len(), 1);
+}
+
+/// At most `MAX_CORDONED_NODES` (1 here) other nodes may be cordoned; the node itself being
+/// cordoned already (a retry) does not count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_refuses_beyond_the_cordoned_nodes_cap() {
+    let kube = drain_cluster("workers", false, 1, vec![]).await;
+    let (runbook, _) = runbook(&kube.url).await;
+    let name = unique("ip-10-0-3-1.internal");
+    let error = handle(&runbook, request("drain_node", "", &name))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), ERROR_NON_RETRYABLE);
+    assert!(
+        error.to_string().contains(
+            "1 other nodes are already cordoned (ip-10-0-9-0.internal), MAX_CORDONED_NODES is 1"
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        calls(&kube.requests()),
+        [
+            format!("GET /api/v1/nodes/{name}"),
+            format!("GET {CORDONED_NODES}")
+        ],
+        "refused before cordoning"
+    );
+
+    // Only the node itself is cordoned (a retry after a timeout): it goes on, and is not
+    // cordoned a second time.
+    let kube = Listener::start(move |r| match (r.method.as_str(), r.path.as_str()) {
+        ("GET", CORDONED_NODES) => (200, node_list(vec![node("self", "workers", true)])),
+        ("GET", p) if p.starts_with("/api/v1/nodes/") => {
+            (200, node("self", "workers", true).to_string())
+        }
+        ("GET", _) => (200, pod_list(vec![])),
+        _ => (200, "{}".into()),
+    })
+    .await;
+    let (runbook, _) = self::runbook(&kube.url).await;
+    let result = handle(&runbook, request("drain_node", "", "self"))
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, Outcome::Applied, "{}", result.message);
+    assert!(
+        !calls(&kube.requests())
+            .iter()
+            .any(|c| c.starts_with("PATCH"))
+    );
+}
+
+/// `kubectl drain`'s default refusals: a pod without a controller and a pod with an emptyDir
+/// volume stop the drain before the node is cordoned, and are named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_refuses_bare_and_empty_dir_pods_before_cordoning() {
+    let bare = pod("debug-shell", json!({"ownerReferences": []}));
+    // Owned, but not by a controller.
+    let adopted = pod(
+        "orphan",
+        json!({"ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "9"}]}),
+    );
+    let mut cache = pod("checkout-cache", json!({}));
+    cache["spec"] = json!({"containers": [], "volumes": [{"name": "scratch", "emptyDir": {}}]});
+    let fine = pod("checkout-a", json!({}));
+    let kube = drain_cluster("workers", false, 0, vec![fine, bare, adopted, cache]).await;
+    let (runbook, _) = runbook(&kube.url).await;
+    let name = unique("ip-10-0-4-2.internal");
+    let error = handle(&runbook, request("drain_node", "", &name))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), ERROR_NON_RETRYABLE);
+    let message = error.to_string();
+    for named in [
+        "apps/debug-shell (no controller",
+        "apps/orphan (no controller",
+        "apps/checkout-cache (emptyDir volume",
+        "the node was not cordoned",
+    ] {
+        assert!(message.contains(named), "{named}: {message}");
+    }
+    assert!(!message.contains("checkout-a"), "{message}");
+    let requests = calls(&kube.requests());
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert!(
+        requests.iter().all(|c| c.starts_with("GET")),
+        "no cordon, no eviction: {requests:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,7 +641,7 @@ async fn guards_refuse_and_dry_run_touches_nothing() {
     assert!(kube.requests().is_empty());
 
     // Rate limit per target: a second incident within the window is refused; the same
-    // incident (a state machine retry) is not.
+    // incident again is a no-op (its action already completed).
     let name = unique("checkout");
     let first = request("restart_deployment", "apps", &name);
     assert_eq!(
@@ -440,7 +650,7 @@ async fn guards_refuse_and_dry_run_touches_nothing() {
     );
     assert_eq!(
         handle(&runbook, first).await.unwrap().outcome,
-        Outcome::Applied
+        Outcome::NoOp
     );
     let other = request("scale_deployment", "apps", &name);
     let mut other = other;
@@ -451,6 +661,68 @@ async fn guards_refuse_and_dry_run_touches_nothing() {
         refused.message.contains("rate limit"),
         "{}",
         refused.message
+    );
+    assert_eq!(kube.requests().len(), 1, "only the first restart");
+}
+
+/// The same incident requested again on the same target (a re-delivered or re-notified
+/// incident) is an idempotent no-op: no Kubernetes request, a message saying it already ran.
+/// A failed attempt does not count: the state machine's retry of it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_incident_is_a_no_op_and_a_failed_attempt_may_retry() {
+    let failures = Arc::new(AtomicUsize::new(1));
+    let f = failures.clone();
+    let kube = Listener::start(move |_| {
+        if f.load(Ordering::SeqCst) > 0 {
+            f.fetch_sub(1, Ordering::SeqCst);
+            (503, "upstream connect error".into())
+        } else {
+            (200, "{}".into())
+        }
+    })
+    .await;
+    let (runbook, _) = runbook(&kube.url).await;
+    let input = request("restart_deployment", "apps", &unique("checkout"));
+    let incident = input["incident_id"].as_str().unwrap().to_string();
+    // First attempt fails (retryable), the retry applies.
+    let error = handle(&runbook, input.clone()).await.unwrap_err();
+    assert_eq!(error.error_type(), ERROR_RETRYABLE);
+    let applied = handle(&runbook, input.clone()).await.unwrap();
+    assert_eq!(applied.outcome, Outcome::Applied, "{}", applied.message);
+    assert_eq!(kube.requests().len(), 2);
+    // The same incident again: nothing is sent.
+    for _ in 0..2 {
+        let again = handle(&runbook, input.clone()).await.unwrap();
+        assert_eq!(again.outcome, Outcome::NoOp, "{}", again.message);
+        assert!(
+            again.message.contains(&format!(
+                "restart_deployment already ran for incident {incident}"
+            )),
+            "{}",
+            again.message
+        );
+    }
+    assert_eq!(kube.requests().len(), 2, "no request for the repeats");
+
+    // Also after the window: a repeat stays a no-op, while another incident may act.
+    let kube = Listener::start(|_| (200, "{}".into())).await;
+    let (mut runbook, _) = self::runbook(&kube.url).await;
+    runbook.guards.rate_limit = Duration::ZERO;
+    let input = request("restart_deployment", "apps", &unique("checkout"));
+    assert_eq!(
+        handle(&runbook, input.clone()).await.unwrap().outcome,
+        Outcome::Applied
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        handle(&runbook, input.clone()).await.unwrap().outcome,
+        Outcome::NoOp
+    );
+    let mut other = input;
+    other["incident_id"] = json!(unique("inc"));
+    assert_eq!(
+        handle(&runbook, other).await.unwrap().outcome,
+        Outcome::Applied
     );
     assert_eq!(kube.requests().len(), 2);
 }
@@ -507,4 +779,109 @@ async fn errors_map_to_retryable_and_non_retryable() {
         assert_eq!(error.error_type(), ERROR_NON_RETRYABLE);
         assert!(error.to_string().contains(field), "{error} names {field}");
     }
+}
+
+/// A Datadog alert cycle replayed end to end: the notifications through alert_ingest to a moto
+/// bus and queue, each `incident.created` recorded as the state machine's `RecordIncident`
+/// does (a conditional put on (incident_id, starts_at)), and each one handed to
+/// runbook_action as its `Prepare*` state would. One record, one remediation; the recovery
+/// updates that record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_datadog_cycle_records_and_remediates_once() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use platform_model::contract::events::{IncidentCreated, IncidentResolved};
+    use platform_model::contract::incident_record as rec;
+
+    let kube = Listener::start(|_| (200, "{}".into())).await;
+    let (runbook, config) = runbook(&kube.url).await;
+    let wiring = crate::moto::wiring(&config).await;
+    let ingest = crate::moto::make_ingest(
+        &config,
+        &wiring.bus,
+        lambdas::ingest::token::TokenSource::Fixed(crate::ingest::TOKEN.into()),
+    );
+    let deployment = unique("checkout");
+    let mut base: Value =
+        serde_json::from_str(&support::fixture("datadog_triggered.json")).unwrap();
+    base["alert_cycle_key"] = json!(unique("cycle"));
+    base["tags"] = json!(format!(
+        "env:prod,severity:critical,runbook_action:restart_deployment,runbook_target:apps/{deployment}"
+    ));
+    for (transition, date) in [
+        ("Triggered", "1741944413000"),
+        ("Renotify", "1741944713000"),
+        ("Re-Triggered", "1741944893000"),
+        ("Recovered", "1741945053000"),
+    ] {
+        let mut n = base.clone();
+        n["alert_transition"] = json!(transition);
+        n["date"] = json!(date);
+        let response = lambdas::ingest::handle(
+            &ingest,
+            crate::ingest::request("datadog", Some(crate::ingest::TOKEN), n.to_string()),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 202);
+    }
+    let messages = wiring.drain().await;
+    assert_eq!(messages.len(), 4);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let table = &runbook.guards.table;
+    let mut recorded = 0;
+    let mut results = Vec::new();
+    for m in messages
+        .iter()
+        .filter(|m| m["detail-type"] == "incident.created")
+    {
+        let created: IncidentCreated = serde_json::from_value(m["detail"].clone()).unwrap();
+        let put = dynamodb
+            .put_item()
+            .table_name(table)
+            .item(
+                rec::INCIDENT_ID,
+                AttributeValue::S(created.incident_id.clone()),
+            )
+            .item(rec::TIMESTAMP, AttributeValue::S(created.starts_at.clone()))
+            .item("status", AttributeValue::S("open".into()))
+            .condition_expression("attribute_not_exists(incident_id)")
+            .send()
+            .await;
+        recorded += usize::from(put.is_ok());
+        // Even past the record's duplicate check, runbook_action runs the action once.
+        let runbook_ref = created.runbook.unwrap();
+        let request = json!({
+            "incident_id": created.incident_id,
+            "action": runbook_ref.action,
+            "target": runbook_ref.target,
+            "dry_run": false,
+        });
+        results.push(handle(&runbook, request).await.unwrap().outcome);
+    }
+    assert_eq!(recorded, 1, "one record for the cycle");
+    assert_eq!(results, [Outcome::Applied, Outcome::NoOp, Outcome::NoOp]);
+    assert_eq!(kube.requests().len(), 1, "one restart");
+    // The recovery keys the same record.
+    let resolved: IncidentResolved = serde_json::from_value(
+        messages
+            .iter()
+            .find(|m| m["detail-type"] == "incident.resolved")
+            .unwrap()["detail"]
+            .clone(),
+    )
+    .unwrap();
+    let items = dynamodb
+        .query()
+        .table_name(table)
+        .key_condition_expression("incident_id = :id")
+        .expression_attribute_values(":id", AttributeValue::S(resolved.incident_id.clone()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0][rec::TIMESTAMP],
+        AttributeValue::S(resolved.starts_at)
+    );
 }

@@ -6,4 +6,5 @@ mod ingest;
 mod kube;
 mod moto;
 mod seams;
+mod settings;
 mod support;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
+use lambdas::ingest::metrics::Sink;
 use lambdas::ingest::publish::{Publisher, RetryPolicy};
 use lambdas::ingest::token::{TokenProvider, TokenSource};
 use lambdas::ingest::{Ingest, handle};
@@ -123,6 +124,7 @@ pub fn make_ingest(eventbridge: &SdkConfig, bus: &str, token: TokenSource) -> In
         account: ACCOUNT.into(),
         region: REGION.into(),
         max_body_bytes: 1024 * 1024,
+        metrics: Sink::memory().0,
     }
 }
 
@@ -332,4 +334,332 @@ async fn token_from_ssm_and_secrets_manager() {
     );
     let (status, _) = post(&missing, "datadog", fixture("datadog_triggered.json")).await;
     assert_eq!(status, 503, "no token: the sender retries later");
+}
+
+/// A group with one bad alert: the valid alerts reach the bus, the answer is 202 and names the
+/// rejected alert (Alertmanager does not retry a 4xx: a 400 would lose the whole group).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_alert_is_rejected_and_its_group_published() {
+    let config = support::aws(moto_url()).await;
+    let wiring = wiring(&config).await;
+    let mut ingest = make_ingest(&config, &wiring.bus, TokenSource::Fixed(TOKEN.into()));
+    let (sink, lines) = Sink::memory();
+    ingest.metrics = sink;
+    let mut hook: Value = serde_json::from_str(&fixture("alertmanager_firing.json")).unwrap();
+    let mut bad = hook["alerts"][0].clone();
+    bad["fingerprint"] = json!("badbadbadbadbad0");
+    bad["labels"]["runbook_action"] = json!("reboot");
+    hook["alerts"].as_array_mut().unwrap().insert(1, bad);
+    let (status, answer) = post(&ingest, "alertmanager", hook.to_string()).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(ids(&answer).len(), 2);
+    assert_eq!(answer["events"], 2);
+    assert_eq!(
+        answer["rejected"],
+        json!([{
+            "alert": "alerts[1]",
+            "index": 1,
+            "fingerprint": "badbadbadbadbad0",
+            "alertname": hook["alerts"][0]["labels"]["alertname"],
+            "field": "alerts[1].labels.runbook_action",
+            "message": "unknown action \"reboot\", expected one of scale_deployment, restart_deployment, enable_degraded_mode, drain_node",
+        }])
+    );
+    let messages = wiring.drain().await;
+    let got: BTreeSet<String> = messages
+        .iter()
+        .map(|m| m["detail"]["fingerprint"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        got,
+        BTreeSet::from([
+            "5f2a1c7e3b9d0a41".to_string(),
+            hook["alerts"][2]["fingerprint"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        ])
+    );
+    let line: Value = serde_json::from_str(&lines.lock().unwrap()[0]).unwrap();
+    assert_eq!(
+        (&line["Outcome"], &line["RejectedAlerts"]),
+        (&json!("partial"), &json!(1))
+    );
+}
+
+/// Checks `doc` against the CloudWatch embedded metric format specification: the `_aws`
+/// metadata (integer `Timestamp` in ms, one or more `CloudWatchMetrics` directives with a
+/// `Namespace`, `Dimensions` as arrays of dimension keys, `Metrics` with `Name` and an allowed
+/// `Unit`), every dimension key a string at top level, every metric a number at top level.
+/// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+fn assert_emf(doc: &Value) {
+    let root = doc.as_object().expect("an object");
+    let aws = root["_aws"].as_object().expect("_aws");
+    let ts = aws["Timestamp"].as_i64().expect("integer Timestamp");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    assert!(
+        (now - ts).abs() < 60_000,
+        "Timestamp {ts} is ms since the epoch, now"
+    );
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .expect("CloudWatchMetrics");
+    assert!(!directives.is_empty());
+    for d in directives {
+        let ns = d["Namespace"].as_str().expect("Namespace");
+        assert!(!ns.is_empty() && ns.len() <= 1024 && !ns.starts_with("AWS/"));
+        for set in d["Dimensions"].as_array().expect("Dimensions") {
+            let set = set.as_array().expect("a dimension set is an array");
+            assert!(set.len() <= 30);
+            for key in set {
+                let key = key.as_str().unwrap();
+                assert!(
+                    root[key].is_string(),
+                    "dimension {key} at top level, a string"
+                );
+            }
+        }
+        let metrics = d["Metrics"].as_array().expect("Metrics");
+        assert!(!metrics.is_empty() && metrics.len() <= 100);
+        for m in metrics {
+            let name = m["Name"].as_str().expect("Name");
+            assert!(
+                root[name].is_number(),
+                "metric {name} at top level, a number"
+            );
+            if let Some(unit) = m.get("Unit") {
+                assert!(
+                    ["Count", "None", "Milliseconds", "Seconds"].contains(&unit.as_str().unwrap())
+                );
+            }
+        }
+    }
+}
+
+/// One EMF line per request, for every outcome, with the contract's namespace, metric names
+/// and dimension.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_metrics_line_per_request_and_outcome() {
+    use platform_model::contract::telemetry::{
+        INGEST_NAMESPACE, INGEST_REJECTED_ALERTS_METRIC, INGEST_REQUESTS_METRIC, IngestOutcome,
+        OUTCOME_DIMENSION,
+    };
+    let config = support::aws(moto_url()).await;
+    let wiring = wiring(&config).await;
+    let (sink, lines) = Sink::memory();
+    let mut ingest = make_ingest(&config, &wiring.bus, TokenSource::Fixed(TOKEN.into()));
+    ingest.metrics = sink.clone();
+    let mut broken = make_ingest(&config, "no-such-bus", TokenSource::Fixed(TOKEN.into()));
+    broken.metrics = sink.clone();
+    let mut tokenless = make_ingest(
+        &config,
+        &wiring.bus,
+        TokenSource::Parameter {
+            client: aws_sdk_ssm::Client::new(&config),
+            name: "/sre/missing".into(),
+        },
+    );
+    tokenless.metrics = sink;
+
+    let firing = fixture("alertmanager_firing.json");
+    let mut partial: Value = serde_json::from_str(&firing).unwrap();
+    partial["alerts"][1]["startsAt"] = json!("yesterday");
+    let mut nothing: Value = partial.clone();
+    nothing["alerts"][0]["startsAt"] = json!("yesterday");
+    let mut get = request("alertmanager", Some(TOKEN), firing.clone());
+    *get.method_mut() = http::Method::GET;
+    let cases: Vec<(&Ingest, lambda_http::Request, u16, IngestOutcome, u64)> = vec![
+        (
+            &ingest,
+            request("alertmanager", Some(TOKEN), firing.clone()),
+            202,
+            IngestOutcome::Accepted,
+            0,
+        ),
+        (
+            &ingest,
+            request("alertmanager", Some(TOKEN), partial.to_string()),
+            202,
+            IngestOutcome::Partial,
+            1,
+        ),
+        (
+            &ingest,
+            request("alertmanager", Some(TOKEN), nothing.to_string()),
+            400,
+            IngestOutcome::Rejected,
+            2,
+        ),
+        (
+            &ingest,
+            request("alertmanager", Some(TOKEN), "{not json"),
+            400,
+            IngestOutcome::Rejected,
+            0,
+        ),
+        (
+            &ingest,
+            request("alertmanager", Some("wrong"), firing.clone()),
+            401,
+            IngestOutcome::Unauthorized,
+            0,
+        ),
+        (
+            &ingest,
+            request("grafana", Some(TOKEN), firing.clone()),
+            404,
+            IngestOutcome::Refused,
+            0,
+        ),
+        (&ingest, get, 405, IngestOutcome::Refused, 0),
+        (
+            &ingest,
+            request("alertmanager", Some(TOKEN), "x".repeat(2 << 20)),
+            413,
+            IngestOutcome::Refused,
+            0,
+        ),
+        (
+            &broken,
+            request("alertmanager", Some(TOKEN), firing.clone()),
+            503,
+            IngestOutcome::Unavailable,
+            0,
+        ),
+        (
+            &tokenless,
+            request("alertmanager", Some(TOKEN), firing.clone()),
+            503,
+            IngestOutcome::Unavailable,
+            0,
+        ),
+    ];
+    let n = cases.len();
+    for (i, (ingest, request, status, outcome, rejected)) in cases.into_iter().enumerate() {
+        let response = handle(ingest, request).await;
+        assert_eq!(response.status().as_u16(), status, "case {i}");
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), i + 1, "one line per request");
+        assert!(!lines[i].contains('\n'), "one line");
+        let doc: Value = serde_json::from_str(&lines[i]).unwrap();
+        assert_emf(&doc);
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], INGEST_NAMESPACE);
+        assert_eq!(directive["Dimensions"], json!([[OUTCOME_DIMENSION]]));
+        assert_eq!(
+            directive["Metrics"],
+            json!([
+                {"Name": INGEST_REQUESTS_METRIC, "Unit": "Count"},
+                {"Name": INGEST_REJECTED_ALERTS_METRIC, "Unit": "Count"},
+            ])
+        );
+        assert_eq!(doc[OUTCOME_DIMENSION], outcome.as_str(), "case {i}");
+        assert_eq!(doc[INGEST_REQUESTS_METRIC], 1);
+        assert_eq!(doc[INGEST_REJECTED_ALERTS_METRIC], rejected, "case {i}");
+    }
+    assert_eq!(n, 10);
+    // Every outcome the contract names was produced.
+    let seen: BTreeSet<String> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["Outcome"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let all: BTreeSet<String> = IngestOutcome::ALL
+        .iter()
+        .map(|o| o.as_str().to_string())
+        .collect();
+    assert_eq!(seen, all);
+    wiring.drain().await;
+}
+
+/// Token rotation: the secret's current and previous values are both accepted, and a rotated
+/// value is accepted at once (a mismatch re-reads the secret), not after the cache expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_token_current_and_previous_values_are_accepted() {
+    use lambdas::ingest::token::TokenProvider;
+    let config = support::aws(moto_url()).await;
+    let wiring = wiring(&config).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let secret = unique("webhook-token");
+    let arn = secrets
+        .create_secret()
+        .name(&secret)
+        .secret_string("token-v1")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let source = TokenSource::Secret {
+        client: secrets.clone(),
+        id: arn,
+    };
+    let mut ingest = make_ingest(&config, &wiring.bus, source.clone());
+    // The production cache lifetime (5 minutes); no minimum age before a re-read on mismatch,
+    // so the test does not wait 30 s.
+    ingest.token = TokenProvider::with_timing(
+        source.clone(),
+        lambdas::ingest::token::TOKEN_TTL,
+        Duration::ZERO,
+    );
+    async fn status(ingest: &Ingest, token: &str) -> u16 {
+        let request = request("datadog", Some(token), fixture("datadog_triggered.json"));
+        handle(ingest, request).await.status().as_u16()
+    }
+    assert_eq!(status(&ingest, "token-v1").await, 202);
+    assert_eq!(
+        ingest.token.tokens().await.unwrap(),
+        ["token-v1"],
+        "no AWSPREVIOUS yet"
+    );
+
+    // Rotation: moto moves AWSCURRENT to v2 and AWSPREVIOUS to v1.
+    secrets
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string("token-v2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&ingest, "token-v2").await,
+        202,
+        "the new value, before the cache expires"
+    );
+    assert_eq!(
+        status(&ingest, "token-v1").await,
+        202,
+        "the previous value, still configured in a sender"
+    );
+    assert_eq!(
+        ingest.token.tokens().await.unwrap(),
+        ["token-v2", "token-v1"]
+    );
+    assert_eq!(status(&ingest, "token-v3").await, 401, "any other value");
+
+    // With the refresh bound, a wrong token does not re-read the secret each time: a value set
+    // after the last read waits for the bound (or the cache's expiry).
+    let bounded = make_ingest(&config, &wiring.bus, source);
+    assert_eq!(status(&bounded, "token-v2").await, 202);
+    secrets
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string("token-v3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&bounded, "token-v3").await,
+        401,
+        "within 30 s of the last read"
+    );
+    assert_eq!(status(&ingest, "token-v3").await, 202);
+    assert_eq!(status(&ingest, "token-v1").await, 401, "two rotations ago");
+    wiring.drain().await;
 }

@@ -30,6 +30,172 @@ pub struct CustomDomain {
     pub zone_name: String,
 }
 
+/// The keywords of JSON Schema draft 4 that API Gateway models accept. API Gateway validates
+/// request bodies against draft 4 ("Working with models and mapping templates", API Gateway
+/// Developer Guide: "API Gateway uses the JSON schema draft 4") and rejects a model with other
+/// keywords: "Invalid model schema specified. Unsupported keyword(s): [...]" (its users report
+/// it for `$id`, `const`, `examples`, `dependentRequired`). `$ref` is left out: models here are
+/// inlined, so a reference could only point at something API Gateway does not resolve.
+pub const DRAFT04_KEYWORDS: [&str; 33] = [
+    "$schema",
+    "title",
+    "description",
+    "default",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "additionalItems",
+    "items",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "additionalProperties",
+    "definitions",
+    "properties",
+    "patternProperties",
+    "dependencies",
+    "enum",
+    "type",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "format",
+    "id",
+];
+
+/// The `format`s draft 4 defines.
+const DRAFT04_FORMATS: [&str; 6] = ["date-time", "email", "hostname", "ipv4", "ipv6", "uri"];
+
+/// Rewrites a draft-07 schema (as schemars writes it, subschemas inlined) into draft 4:
+/// `const` becomes a one-value `enum`, a `oneOf` of such branches becomes one `enum` (a unit
+/// enum's variants), an `allOf` of one subschema is merged into its parent, and a `format`
+/// draft 4 does not define (`uint64`) is dropped.
+pub fn draft04(schema: Json) -> Json {
+    fn walk(v: Json) -> Json {
+        let Json::Object(map) = v else { return v };
+        let mut out = serde_json::Map::new();
+        for (k, v) in map {
+            let v = match k.as_str() {
+                // Maps of names to schemas: keep the names, rewrite the schemas.
+                "properties" | "patternProperties" | "definitions" => match v {
+                    Json::Object(m) => {
+                        Json::Object(m.into_iter().map(|(n, s)| (n, walk(s))).collect())
+                    }
+                    other => other,
+                },
+                "enum" | "required" | "default" | "examples" | "const" => v,
+                _ => match v {
+                    Json::Array(items) => Json::Array(items.into_iter().map(walk).collect()),
+                    Json::Object(_) => walk(v),
+                    other => other,
+                },
+            };
+            out.insert(k, v);
+        }
+        if let Some(c) = out.remove("const") {
+            out.insert("enum".into(), Json::Array(vec![c]));
+        }
+        if let Some(Json::Array(branches)) = out.get("oneOf") {
+            let values: Option<Vec<Json>> = branches
+                .iter()
+                .map(|b| match b.get("enum") {
+                    Some(Json::Array(e)) if e.len() == 1 => Some(e[0].clone()),
+                    _ => None,
+                })
+                .collect();
+            let types: std::collections::BTreeSet<String> = branches
+                .iter()
+                .filter_map(|b| b.get("type").map(Json::to_string))
+                .collect();
+            if let Some(values) = values
+                && types.len() <= 1
+            {
+                let ty = branches.first().and_then(|b| b.get("type")).cloned();
+                out.remove("oneOf");
+                out.insert("enum".into(), Json::Array(values));
+                if let Some(ty) = ty {
+                    out.insert("type".into(), ty);
+                }
+            }
+        }
+        if let Some(Json::Array(parts)) = out.get("allOf")
+            && parts.len() == 1
+            && let Some(Json::Object(inner)) = out.remove("allOf").and_then(|a| a.get(0).cloned())
+        {
+            for (k, v) in inner {
+                out.entry(k).or_insert(v);
+            }
+        }
+        if out
+            .get("format")
+            .and_then(Json::as_str)
+            .is_some_and(|f| !DRAFT04_FORMATS.contains(&f))
+        {
+            out.remove("format");
+        }
+        Json::Object(out)
+    }
+    let mut s = walk(schema);
+    s["$schema"] = Json::from("http://json-schema.org/draft-04/schema#");
+    s
+}
+
+/// Every keyword of `schema` that API Gateway's draft 4 does not accept, with its path
+/// (empty: the model is acceptable).
+pub fn draft04_problems(schema: &Json) -> Vec<String> {
+    fn walk(v: &Json, path: &str, out: &mut Vec<String>) {
+        let Json::Object(map) = v else { return };
+        for (k, v) in map {
+            let here = format!("{path}/{k}");
+            if !DRAFT04_KEYWORDS.contains(&k.as_str()) {
+                out.push(format!(
+                    "{here}: `{k}` is not a draft-4 keyword API Gateway accepts"
+                ));
+                continue;
+            }
+            match k.as_str() {
+                "properties" | "patternProperties" | "definitions" => {
+                    for (n, s) in v.as_object().into_iter().flatten() {
+                        walk(s, &format!("{here}/{n}"), out);
+                    }
+                }
+                "items" | "additionalItems" | "additionalProperties" | "not" => match v {
+                    Json::Array(a) => {
+                        for (i, s) in a.iter().enumerate() {
+                            walk(s, &format!("{here}/{i}"), out);
+                        }
+                    }
+                    other => walk(other, &here, out),
+                },
+                "allOf" | "anyOf" | "oneOf" => {
+                    for (i, s) in v.as_array().into_iter().flatten().enumerate() {
+                        walk(s, &format!("{here}/{i}"), out);
+                    }
+                }
+                "exclusiveMinimum" | "exclusiveMaximum" if !v.is_boolean() => {
+                    out.push(format!("{here}: must be a boolean in draft 4"));
+                }
+                "format" if !v.as_str().is_some_and(|f| DRAFT04_FORMATS.contains(&f)) => {
+                    out.push(format!("{here}: {v} is not a draft-4 format"));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, "", &mut out);
+    out
+}
+
 /// One `POST` route.
 #[derive(Debug, Clone)]
 pub struct Route {
@@ -73,6 +239,7 @@ pub struct WebhookApiProps {
 pub struct WebhookApi {
     api: Handle<RestApi>,
     stage: Handle<Stage>,
+    name: String,
     stage_name: String,
     domain: String,
 }
@@ -113,18 +280,24 @@ impl WebhookApi {
             &format!("{id}CloudWatch"),
             "apigateway.amazonaws.com",
             "Lets API Gateway write access and execution logs to CloudWatch Logs",
-        );
+        )
+        .retained();
         logging.attach_managed(Expr::sub(
             "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
         ));
         let logging_arn = logging.arn();
         logging.finish(t);
-        let account = t.add(
+        // AWS::ApiGateway::Account is the region's account-wide setting, shared by every API:
+        // deleting this stack must not remove it for the others, so it (and its role) is
+        // retained. A second stack setting it would take it over; the platform sets it once.
+        let account = t.add_with(
             &format!("{id}Account"),
             Account::new().cloud_watch_role_arn(logging_arn),
+            Attributes::new().retain(),
         );
 
         let mut parents: Vec<(Vec<String>, Expr)> = Vec::new();
+        let mut deployed: Vec<Json> = Vec::new();
         let mut methods = Vec::new();
         for route in &props.routes {
             let mut parent = api.get_att("RootResourceId");
@@ -143,17 +316,14 @@ impl WebhookApi {
                 parent = res.reference();
                 parents.push((walked.clone(), parent.clone()));
             }
-            let model = t.add(
-                &format!("{id}{}Model", route.model_name),
-                Model::new(api.reference())
-                    .name(route.model_name.as_str())
-                    .content_type("application/json")
-                    .description(format!("Request body of POST /{}", route.path.join("/")))
-                    .schema(route.model_schema.clone()),
-            );
-            let m = t.add_with(
-                &format!("{id}{}Post", pascal(&route.path)),
-                Method::new("POST", parent, api.reference())
+            let model_resource = Model::new(api.reference())
+                .name(route.model_name.as_str())
+                .content_type("application/json")
+                .description(format!("Request body of POST /{}", route.path.join("/")))
+                .schema(route.model_schema.clone());
+            deployed.push(serde_json::to_value(&model_resource).unwrap_or_default());
+            let model = t.add(&format!("{id}{}Model", route.model_name), model_resource);
+            let method_resource = Method::new("POST", parent, api.reference())
                     .authorization_type("NONE")
                     .api_key_required(false)
                     .request_validator_id(validator.reference())
@@ -168,7 +338,11 @@ impl WebhookApi {
                                 "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Function}/invocations",
                                 [("Function", function.arn())],
                             )),
-                    ),
+                    );
+            deployed.push(serde_json::to_value(&method_resource).unwrap_or_default());
+            let m = t.add_with(
+                &format!("{id}{}Post", pascal(&route.path)),
+                method_resource,
                 Attributes::new().checkov_skip(
                     "CKV_AWS_59",
                     "Webhook senders (Alertmanager, Datadog) cannot sign requests; the function checks their bearer token in constant time, and the stage throttles every caller",
@@ -177,14 +351,18 @@ impl WebhookApi {
             methods.push(m);
         }
 
+        // A deployment is a snapshot: CloudFormation makes a new one only when its logical id
+        // changes, so the id carries a hash of every method and model it deploys (as CDK does).
+        // Without it, stage `v1` would keep serving the first API forever.
         let deployment = {
             let mut attrs = Attributes::new();
             for m in &methods {
                 attrs = attrs.depends_on(m);
             }
+            let digest = deployment_hash(&deployed);
             t.add_with(
-                &format!("{id}Deployment"),
-                Deployment::new(api.reference()).description("Webhook routes"),
+                &format!("{id}Deployment{digest}"),
+                Deployment::new(api.reference()).description(format!("Webhook routes ({digest})")),
                 attrs,
             )
         };
@@ -275,6 +453,7 @@ impl WebhookApi {
         WebhookApi {
             api,
             stage,
+            name: props.name,
             stage_name: props.stage,
             domain: props.domain.name,
         }
@@ -289,6 +468,16 @@ impl WebhookApi {
             ),
             [("Api", self.api.reference())],
         )
+    }
+
+    /// The API's name (`ApiName` of its CloudWatch metrics).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The stage's name (`Stage` of its CloudWatch metrics).
+    pub fn stage_name(&self) -> &str {
+        &self.stage_name
     }
 
     /// The API's id.
@@ -306,6 +495,18 @@ impl WebhookApi {
     pub fn public_url(&self) -> String {
         format!("https://{}", self.domain)
     }
+}
+
+/// The first 8 hex digits of the SHA-256 of what a deployment deploys (its methods and models,
+/// as CloudFormation receives them).
+pub fn deployment_hash(deployed: &[Json]) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(deployed).unwrap_or_default();
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn pascal(parts: &[String]) -> String {

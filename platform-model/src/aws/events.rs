@@ -37,17 +37,28 @@ pub struct EventBus {
 impl EventBus {
     /// Adds the bus `name` as `<id>Bus` and an archive of every event kept `archive_days`
     /// as `<id>Archive`.
-    pub fn new(t: &mut Template, id: &str, name: &str, archive_days: i64, tags: &Tags) -> Self {
+    /// Both are encrypted with `key` (the key policy lets EventBridge use it for this
+    /// account).
+    pub fn new(
+        t: &mut Template,
+        id: &str,
+        name: &str,
+        archive_days: i64,
+        key: &crate::aws::kms::EncryptionKey,
+        tags: &Tags,
+    ) -> Self {
         let bus = t.add(
             &format!("{id}Bus"),
             EventBusResource::new(name)
                 .description("SRE platform events: incidents and runbook actions")
+                .kms_key_identifier(key.arn())
                 .tags(tags.to_list(|k, v| event_bus::Tag::new(k, v))),
         );
         t.add(
             &format!("{id}Archive"),
             Archive::new(bus.arn())
                 .description("Every platform event, for replay")
+                .kms_key_identifier(key.arn())
                 .retention_days(archive_days),
         );
         EventBus {
@@ -74,6 +85,31 @@ impl EventBus {
     /// Lets `role` put events on this bus (and no other).
     pub fn grant_put_events(&self, role: &mut ServiceRole) {
         role.grant(Statement::allow(["events:PutEvents"]).on(self.arn()));
+    }
+
+    /// The bus's resource policy: `events:PutEvents` is refused to every principal of any
+    /// account except `publishers` (role ARNs), whatever their identity policies grant. A forged
+    /// `incident.created` would otherwise start a remediation.
+    pub fn restrict_put_events(
+        &self,
+        t: &mut Template,
+        id: &str,
+        publishers: Vec<Value<String>>,
+    ) -> crate::cfn::Handle<crate::resources::events::EventBusPolicy> {
+        use crate::aws::iam::{PolicyDocument, Principal};
+        let deny = Statement::allow(["events:PutEvents"])
+            .deny()
+            .sid("OnlyThePlatformPublishes")
+            .principal(Principal::Aws(vec![Value::from("*")]))
+            .on(self.arn())
+            .when("ArnNotEquals", "aws:PrincipalArn", publishers);
+        let doc = PolicyDocument::new().statement(deny).to_json();
+        t.add(
+            id,
+            crate::resources::events::EventBusPolicy::new(Value::from("OnlyThePlatformPublishes"))
+                .event_bus_name(self.name_expr())
+                .statement(doc["Statement"][0].clone()),
+        )
     }
 }
 

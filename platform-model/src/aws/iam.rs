@@ -22,6 +22,8 @@ pub enum Principal {
     Aws(Vec<Value<String>>),
     /// AWS services, e.g. `events.amazonaws.com`.
     Service(Vec<String>),
+    /// One AWS service whose name is an expression, e.g. `logs.${AWS::Region}.amazonaws.com`.
+    ServiceExpr(Value<String>),
 }
 
 impl Principal {
@@ -47,6 +49,7 @@ impl Serialize for Principal {
                 serde_json::json!({ "Service": names[0] })
             }
             Principal::Service(names) => serde_json::json!({ "Service": names }),
+            Principal::ServiceExpr(name) => serde_json::json!({ "Service": name }),
         };
         json.serialize(s)
     }
@@ -80,6 +83,11 @@ impl Statement {
             resource: Vec::new(),
             condition: BTreeMap::new(),
         }
+    }
+    /// Turns the statement into a `Deny`.
+    pub fn deny(mut self) -> Self {
+        self.effect = Effect::Deny;
+        self
     }
     /// Names the statement.
     pub fn sid(mut self, sid: impl Into<String>) -> Self {
@@ -169,6 +177,7 @@ pub struct ServiceRole {
     name: Option<String>,
     trust_actions: Vec<String>,
     trust_conditions: Vec<(String, String, Json)>,
+    retain: bool,
 }
 
 impl ServiceRole {
@@ -184,7 +193,16 @@ impl ServiceRole {
             name: None,
             trust_actions: vec!["sts:AssumeRole".to_owned()],
             trust_conditions: Vec::new(),
+            retain: false,
         }
+    }
+
+    /// Keeps the role when the stack is deleted or the role replaced (for a role an
+    /// account-wide setting points at).
+    #[must_use]
+    pub fn retained(mut self) -> Self {
+        self.retain = true;
+        self
     }
 
     /// A role for the pods of one service account through EKS Pod Identity: trusted by
@@ -277,6 +295,9 @@ impl ServiceRole {
             role = role.managed_policy_arns(self.managed);
         }
         let mut attrs = crate::cfn::Attributes::new();
+        if self.retain {
+            attrs = attrs.retain();
+        }
         for (id, why) in self.checkov_skips {
             attrs = attrs.checkov_skip(id, why);
         }

@@ -26,15 +26,16 @@ pub struct KeyProps {
     /// AWS service principals that encrypt or decrypt with the key on the account's behalf
     /// (for example `events.amazonaws.com` delivering to an encrypted queue).
     pub service_users: Vec<String>,
-    /// The region whose CloudWatch Logs service encrypts the account's log groups with the key
-    /// (`logs.<region>.amazonaws.com`, limited to log groups of this account), if any.
-    pub logs_region: Option<String>,
+    /// Let CloudWatch Logs of the stack's region (`logs.${AWS::Region}.amazonaws.com`) encrypt
+    /// this account's log groups with the key.
+    pub allow_logs: bool,
     /// Tags.
     pub tags: Tags,
 }
 
 /// What a service principal needs to write to and read from resources encrypted with the key.
-pub const SERVICE_USE_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:GenerateDataKey*"];
+pub const SERVICE_USE_ACTIONS: [&str; 3] =
+    ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"];
 
 const ADMIN_ACTIONS: [&str; 14] = [
     "kms:CancelKeyDeletion",
@@ -129,10 +130,12 @@ fn key_policy(props: &KeyProps) -> PolicyDocument {
             Statement::allow(SERVICE_USE_ACTIONS)
                 .sid("ServicesEncryptOnBehalfOfTheAccount")
                 .principal(Principal::Service(props.service_users.clone()))
-                .on("*"),
+                .on("*")
+                // Confused deputy: only on behalf of this account's resources.
+                .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
         );
     }
-    if let Some(region) = &props.logs_region {
+    if props.allow_logs {
         doc = doc.statement(
             Statement::allow([
                 "kms:Decrypt*",
@@ -142,7 +145,10 @@ fn key_policy(props: &KeyProps) -> PolicyDocument {
                 "kms:ReEncrypt*",
             ])
             .sid("CloudWatchLogsEncryptsThisAccountsLogGroups")
-            .principal(Principal::service(format!("logs.{region}.amazonaws.com")))
+            // The stack's own region, whatever region the settings name.
+            .principal(Principal::ServiceExpr(
+                Expr::sub("logs.${AWS::Region}.amazonaws.com").into(),
+            ))
             .on("*")
             .when(
                 "ArnLike",

@@ -68,18 +68,31 @@ impl LogGroup {
 
     /// Adds the resource policy that lets EventBridge write events into this group (a rule
     /// target needs it), as `<id>EventsPolicy`.
-    pub fn allow_eventbridge(&self, t: &mut Template, id: &str) -> Handle<ResourcePolicy> {
+    ///
+    /// Only EventBridge rules of `bus` in this account may write (`aws:SourceArn`,
+    /// `aws:SourceAccount`: no confused deputy).
+    pub fn allow_eventbridge(
+        &self,
+        t: &mut Template,
+        id: &str,
+        bus: &str,
+    ) -> Handle<ResourcePolicy> {
         let doc = PolicyDocument::new().statement(
             Statement::allow(["logs:CreateLogStream", "logs:PutLogEvents"])
                 .sid("EventBridgeWritesAuditEvents")
-                .principal(Principal::Service(vec![
-                    "delivery.logs.amazonaws.com".into(),
-                    "events.amazonaws.com".into(),
-                ]))
+                .principal(Principal::Service(vec!["events.amazonaws.com".into()]))
                 .on(format!(
                     "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{}:*",
                     self.name
-                )),
+                ))
+                .when("StringEquals", "aws:SourceAccount", "${AWS::AccountId}")
+                .when(
+                    "ArnLike",
+                    "aws:SourceArn",
+                    format!(
+                        "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{bus}/*"
+                    ),
+                ),
         );
         // AWS::Logs::ResourcePolicy takes the document as a JSON string: render it, and let
         // Fn::Sub fill in the partition, region and account.

@@ -9,6 +9,8 @@ use crate::resources::sns::{Subscription, Topic, topic};
 #[derive(Debug, Clone)]
 pub struct NotificationTopic {
     topic: Handle<Topic>,
+    name: String,
+    dead_letters: Option<Expr>,
 }
 
 /// Which part of a message a filter policy looks at.
@@ -30,7 +32,30 @@ impl NotificationTopic {
                 .kms_master_key_id(key.arn())
                 .tags(tags.to_list(|k, v| topic::Tag::new(k, v))),
         );
-        NotificationTopic { topic }
+        NotificationTopic {
+            topic,
+            name: name.to_owned(),
+            dead_letters: None,
+        }
+    }
+
+    /// Sends what a subscription could not deliver (after SNS's retries) to `queue`: every
+    /// subscription made afterwards gets it as its redrive policy. The queue must let SNS send
+    /// from this topic ([`crate::aws::sqs::DeadLetterQueue::allow_sns_topic`]).
+    pub fn dead_letters_to(&mut self, queue_arn: Expr) {
+        self.dead_letters = Some(queue_arn);
+    }
+
+    fn redrive(&self, s: Subscription) -> Subscription {
+        match &self.dead_letters {
+            Some(arn) => s.redrive_policy(serde_json::json!({ "deadLetterTargetArn": arn })),
+            None => s,
+        }
+    }
+
+    /// The topic's physical name (metric dimensions read it from here).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The topic's ARN.
@@ -50,7 +75,10 @@ impl NotificationTopic {
         id: &str,
         address: &str,
     ) -> Handle<Subscription> {
-        t.add(id, Subscription::new("email", self.arn()).endpoint(address))
+        t.add(
+            id,
+            self.redrive(Subscription::new("email", self.arn()).endpoint(address)),
+        )
     }
 
     /// Subscribes an HTTPS endpoint, optionally filtered.
@@ -69,7 +97,7 @@ impl NotificationTopic {
             };
             s = s.filter_policy(policy).filter_policy_scope(scope);
         }
-        t.add(id, s)
+        t.add(id, self.redrive(s))
     }
 }
 
@@ -81,22 +109,27 @@ impl NotificationTopic {
 
     /// Adds the topic policy that lets the given AWS services publish on behalf of this
     /// account (EventBridge rules, CloudWatch alarms), as `<id>`.
+    ///
+    /// `publishers` pairs each service with the ARN pattern of its resources that may publish
+    /// (`aws:SourceArn`), always within this account (`aws:SourceAccount`): no confused deputy.
     pub fn allow_services_to_publish(
         &self,
         t: &mut Template,
         id: &str,
-        services: &[&str],
+        publishers: &[(&str, Expr)],
     ) -> Handle<crate::resources::sns::TopicPolicy> {
         use crate::aws::iam::{PolicyDocument, Principal, Statement};
-        let doc = PolicyDocument::new().statement(
-            Statement::allow(["sns:Publish"])
-                .sid("ServicesPublishForThisAccount")
-                .principal(Principal::Service(
-                    services.iter().map(|s| (*s).to_owned()).collect(),
-                ))
-                .on(self.arn())
-                .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
-        );
+        let mut doc = PolicyDocument::new();
+        for (i, (service, source)) in publishers.iter().enumerate() {
+            doc = doc.statement(
+                Statement::allow(["sns:Publish"])
+                    .sid(format!("ServicePublishes{}", i + 1))
+                    .principal(Principal::service(*service))
+                    .on(self.arn())
+                    .when("StringEquals", "aws:SourceAccount", Expr::account_id())
+                    .when("ArnLike", "aws:SourceArn", source.clone()),
+            );
+        }
         t.add(
             id,
             crate::resources::sns::TopicPolicy::new(

@@ -12,6 +12,7 @@ pub const MAX_RETENTION_DAYS: u32 = 14;
 #[derive(Debug, Clone)]
 pub struct DeadLetterQueue {
     queue: Handle<Queue>,
+    name: String,
 }
 
 impl DeadLetterQueue {
@@ -34,7 +35,15 @@ impl DeadLetterQueue {
                 .message_retention_period(seconds)
                 .tags(tags.to_list(|k, v| queue::Tag::new(k, v))),
         );
-        DeadLetterQueue { queue }
+        DeadLetterQueue {
+            queue,
+            name: name.to_owned(),
+        }
+    }
+
+    /// The queue's physical name (metric dimensions read it from here).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The queue's ARN.
@@ -69,6 +78,31 @@ impl DeadLetterQueue {
                 .principal(Principal::service("events.amazonaws.com"))
                 .on(self.arn())
                 .when("ArnEquals", "aws:SourceArn", rule_arns),
+        );
+        t.add(
+            id,
+            crate::resources::sqs::QueuePolicy::new(
+                doc.to_json(),
+                vec![crate::cfn::Value::from(self.url())],
+            ),
+        )
+    }
+
+    /// Adds the queue policy that lets SNS move undeliverable notifications of `topic_arn`
+    /// here, as `<id>`.
+    pub fn allow_sns_topic(
+        &self,
+        t: &mut Template,
+        id: &str,
+        topic_arn: Expr,
+    ) -> Handle<crate::resources::sqs::QueuePolicy> {
+        use crate::aws::iam::{PolicyDocument, Principal, Statement};
+        let doc = PolicyDocument::new().statement(
+            Statement::allow(["sqs:SendMessage"])
+                .sid("SnsDeadLetters")
+                .principal(Principal::service("sns.amazonaws.com"))
+                .on(self.arn())
+                .when("ArnEquals", "aws:SourceArn", topic_arn),
         );
         t.add(
             id,

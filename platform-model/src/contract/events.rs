@@ -96,7 +96,9 @@ pub struct IncidentCreated {
     pub description: String,
     /// The sender's fingerprint of the alert.
     pub fingerprint: String,
-    /// When the alert started (RFC 3339, UTC).
+    /// When the alert started (RFC 3339, UTC). Datadog gives no cycle start, so its events carry
+    /// the same constant (`1970-01-01T00:00:00Z`) for every notification of a cycle: one record
+    /// per cycle, whatever the notification's time.
     pub starts_at: String,
     /// The alert's labels (or Datadog tags as `key: value`).
     #[serde(default)]
@@ -131,9 +133,9 @@ pub struct IncidentResolved {
     pub severity: Severity,
     /// The sender's fingerprint of the alert.
     pub fingerprint: String,
-    /// When the alert started (RFC 3339, UTC); with the id, the record's key. Empty when the
-    /// sender does not say (a Datadog recovery carries no cycle start): the runbook then finds
-    /// the record by its id alone.
+    /// When the alert started (RFC 3339, UTC); with the id, the record's key. alert_ingest
+    /// always sets it (Datadog: the constant of its creation events). Empty from another
+    /// producer that does not know it: the runbook then finds the record by its id alone.
     pub starts_at: String,
     /// When it stopped (RFC 3339, UTC).
     pub resolved_at: String,

@@ -5,6 +5,7 @@ pub mod checkout;
 pub mod events;
 pub mod runbook;
 pub mod runtime;
+pub mod telemetry;
 pub mod webhook;
 
 use schemars::JsonSchema;
@@ -39,7 +40,8 @@ impl Severity {
 pub mod incident_record {
     /// Partition key: the deterministic incident id (source + fingerprint + start time).
     pub const INCIDENT_ID: &str = "incident_id";
-    /// Sort key: when the incident started (RFC 3339, UTC).
+    /// Sort key: when the incident started (RFC 3339, UTC); for Datadog, whose notifications
+    /// carry no cycle start, the constant `1970-01-01T00:00:00Z` (the id encodes the cycle).
     pub const TIMESTAMP: &str = "timestamp";
     /// Epoch seconds after which DynamoDB's TTL deletes the record.
     pub const EXPIRES_AT: &str = "expires_at";

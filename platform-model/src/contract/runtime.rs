@@ -527,6 +527,10 @@ pub mod runbook_action {
         INCIDENTS_TABLE = (Kind::Text, None, DEPLOY, "the incidents table (the rate-limit items live there)");
         /// The flag.
         DEGRADED_MODE_PARAMETER = (Kind::Text, None, DEPLOY, "the SSM parameter enable_degraded_mode sets to \"true\"");
+        /// Drainable nodes.
+        DRAIN_NODE_SELECTOR = (Kind::Text, None, DEPLOY, "label selector (key=value[,key=value]) a node must match for drain_node to touch it");
+        /// Cordon cap.
+        MAX_CORDONED_NODES = (Kind::Integer { min: 1, max: 100 }, None, DEPLOY, "drain_node refuses when this many nodes are already cordoned");
         /// Drain window.
         DRAIN_TIMEOUT_SECONDS = (Kind::Seconds { min: 1, max: 840 }, None, DEPLOY, "how long drain_node keeps evicting; must end before the function's timeout");
         /// Logs.

@@ -9,6 +9,7 @@
 //!
 //! Objects are plain typed values; [`Manifest`] renders a list of them as one YAML stream.
 
+pub mod admission;
 pub mod identity;
 pub mod rbac;
 pub mod workload;

@@ -68,6 +68,8 @@ pub fn required_permissions(action: Action) -> Vec<Permission> {
         // Cordon, list the node's pods in every namespace, evict them.
         Action::DrainNode => vec![
             cluster("", "nodes", "get"),
+            // Counting the nodes already cordoned (MAX_CORDONED_NODES).
+            cluster("", "nodes", "list"),
             cluster("", "nodes", "patch"),
             cluster("", "pods", "list"),
             cluster("", "pods/eviction", "create"),
@@ -132,13 +134,14 @@ pub fn remediation_role() -> Role {
     }
 }
 
-/// The cluster rights of a node drain: cordon (get/patch nodes), find the node's pods, evict
-/// them (the eviction API respects PodDisruptionBudgets).
+/// The cluster rights of a node drain: read and cordon the node (get/patch nodes), count the
+/// nodes already cordoned (list nodes), find the node's pods, evict them (the eviction API
+/// respects PodDisruptionBudgets).
 pub fn drain_cluster_role() -> ClusterRole {
     ClusterRole {
         metadata: meta(DRAIN_CLUSTER_ROLE, "", []),
         rules: Some(vec![
-            rule(&[""], &["nodes"], &["get", "patch"]),
+            rule(&[""], &["nodes"], &["get", "list", "patch"]),
             rule(&[""], &["pods"], &["list"]),
             rule(&[""], &["pods/eviction"], &["create"]),
         ]),

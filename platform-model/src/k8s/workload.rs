@@ -39,6 +39,8 @@ use crate::settings::Settings;
 
 /// The container port (named `http`) the service listens on; `/metrics` is served there too.
 pub const CHECKOUT_PORT: i32 = 8080;
+/// The only path the Ingress routes: the service's API.
+pub const PUBLIC_PATH: &str = "/checkout";
 /// The path of the liveness and readiness probes and of the load balancer's health check.
 pub const HEALTH_PATH: &str = "/healthz";
 /// Where the EKS Pod Identity agent listens (IPv4 and IPv6 link-local addresses, port 80), per
@@ -332,8 +334,10 @@ pub fn ingress(settings: &Settings) -> Ingress {
             rules: Some(vec![IngressRule {
                 host: Some(c.host.clone()),
                 http: Some(HTTPIngressRuleValue {
+                    // Only the API: `/metrics`, `/readyz` and `/healthz` stay inside the cluster
+                    // (the load balancer's health check reaches the pods directly).
                     paths: vec![HTTPIngressPath {
-                        path: Some("/".to_owned()),
+                        path: Some(PUBLIC_PATH.to_owned()),
                         path_type: "Prefix".to_owned(),
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {

@@ -62,6 +62,20 @@ fn selector() -> Value {
     json!({ "matchLabels": { MONITORING_SELECTOR.0: MONITORING_SELECTOR.1 } })
 }
 
+/// The namespaces whose PrometheusRules and ServiceMonitors Prometheus loads: the chart's own
+/// (kube-prometheus-stack 72.6.2 creates its rules and ServiceMonitors in its release namespace,
+/// [`MONITORING_NAMESPACE`]; the ones for kube-system components only select targets there) and
+/// the platform's services ([`super::APPS_NAMESPACE`]). Any other namespace that adds a rule,
+/// even with the selector label, is ignored. `kubernetes.io/metadata.name` is the label the API
+/// server sets on every namespace.
+fn owned_namespaces() -> Value {
+    json!({ "matchExpressions": [{
+        "key": "kubernetes.io/metadata.name",
+        "operator": "In",
+        "values": [MONITORING_NAMESPACE, super::APPS_NAMESPACE],
+    }] })
+}
+
 /// kube-prometheus-stack: Prometheus (2 replicas, 15 days) selecting the platform's rules and
 /// ServiceMonitors by label, Alertmanager with the platform's configuration, Grafana loading
 /// the dashboards' ConfigMaps.
@@ -84,8 +98,12 @@ pub fn kube_prometheus_stack(settings: &Settings, webhook_url: &str) -> HelmValu
                     "serviceMonitorSelectorNilUsesHelmValues": false,
                     "ruleSelector": selector(),
                     "serviceMonitorSelector": selector(),
-                    "ruleNamespaceSelector": {},
-                    "serviceMonitorNamespaceSelector": {},
+                    "ruleNamespaceSelector": owned_namespaces(),
+                    "serviceMonitorNamespaceSelector": owned_namespaces(),
+                    // The other ways to add scrape targets are held to the same namespaces.
+                    "podMonitorNamespaceSelector": owned_namespaces(),
+                    "probeNamespaceSelector": owned_namespaces(),
+                    "scrapeConfigNamespaceSelector": owned_namespaces(),
                     "evaluationInterval": "1m",
                     "externalLabels": { "cluster": settings.cluster.name },
                 },

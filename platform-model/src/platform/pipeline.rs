@@ -32,7 +32,12 @@ pub const STACK: &str = "sre-pipeline";
 
 /// Service principals that write to the platform's encrypted topic and queue: EventBridge
 /// (rule targets and their dead-letter queue) and CloudWatch (alarm notifications).
-const KEY_SERVICE_USERS: [&str; 2] = ["cloudwatch.amazonaws.com", "events.amazonaws.com"];
+/// SNS moves undeliverable notifications to its encrypted dead-letter queue.
+const KEY_SERVICE_USERS: [&str; 3] = [
+    "cloudwatch.amazonaws.com",
+    "events.amazonaws.com",
+    "sns.amazonaws.com",
+];
 
 /// Handles to the data and messaging resources, for the constructs wired to them.
 #[derive(Debug, Clone)]
@@ -45,6 +50,8 @@ pub struct PipelineData {
     pub notifications: NotificationTopic,
     /// The dead-letter queue of every EventBridge target.
     pub dead_letters: DeadLetterQueue,
+    /// The dead-letter queue of every subscription of the notifications topic.
+    pub notification_dead_letters: DeadLetterQueue,
     /// `/checkout/degraded_mode`.
     pub degraded_mode: FlagParameter,
 }
@@ -119,6 +126,7 @@ pub fn pipeline_stack(settings: &Settings, assets: &Assets) -> Result<Pipeline, 
         notifications,
         dead_letters,
         degraded_mode,
+        ..
     } = &data;
 
     let export = |name: &str| Expr::sub(format!("${{AWS::StackName}}-{name}"));
@@ -197,7 +205,7 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
             pending_window_days: settings.kms.pending_window_days,
             admin_role_names: settings.kms.admin_role_names.clone(),
             service_users: KEY_SERVICE_USERS.map(String::from).to_vec(),
-            logs_region: Some(settings.region.to_string()),
+            allow_logs: true,
             tags: tags.clone(),
         },
     );
@@ -216,13 +224,28 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
         },
     );
 
-    let notifications = NotificationTopic::new(
+    let mut notifications = NotificationTopic::new(
         t,
         &format!("{id_prefix}Notifications"),
         &settings.name("sre-incident-notifications"),
         &key,
         &tags,
     );
+    // What a subscriber could not take after SNS's retries is kept, not lost.
+    let notification_dead_letters = DeadLetterQueue::new(
+        t,
+        &format!("{id_prefix}NotificationDeadLetters"),
+        &settings.name("sre-notifications-dlq"),
+        &key,
+        settings.dead_letter.retention_days,
+        &tags,
+    );
+    notification_dead_letters.allow_sns_topic(
+        t,
+        &format!("{id_prefix}NotificationDeadLettersPolicy"),
+        notifications.arn(),
+    );
+    notifications.dead_letters_to(notification_dead_letters.arn());
     for (i, email) in settings.notifications.emails.iter().enumerate() {
         notifications.subscribe_email(
             t,
@@ -240,8 +263,14 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
     }
     if let Some(url) = &settings.notifications.pagerduty_url {
         // Messages on the topic are platform events (EventBridge delivers the event itself as the
-        // body, and the runbook publishes the same envelope), so the filter reads the body.
-        let critical_only = json!({ "detail": { "severity": [Severity::Critical.as_str()] } });
+        // body, and the runbook publishes the same envelope), so the filter reads the body:
+        // critical incidents page, and so does every platform alarm going into ALARM
+        // (CloudWatch's message has `NewStateValue`, not `detail.severity`): a broken loop
+        // must page someone.
+        let critical_only = json!({ "$or": [
+            { "detail": { "severity": [Severity::Critical.as_str()] } },
+            { "NewStateValue": ["ALARM"] },
+        ] });
         notifications.subscribe_https(
             t,
             &format!("{id_prefix}NotificationsPaging"),
@@ -269,6 +298,7 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
     );
 
     PipelineData {
+        notification_dead_letters,
         key,
         incidents,
         notifications,

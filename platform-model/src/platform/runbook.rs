@@ -387,9 +387,24 @@ pub fn definition(
             x.publish(
                 wiring.topic,
                 "NotificationsTopic",
+                // A projection of the incident, not the whole execution state: labels, errors
+                // and outputs could pass SNS's 256 KB limit and fail the execution, and they
+                // carry more than a pager needs. `detail.severity` stays, for the paging filter.
                 json!({
                     "Subject": "Incident escalated",
-                    "Message.$": "$",
+                    "Message": {
+                        "source": Source::Runbook.as_str(),
+                        "detail-type": "incident.escalated",
+                        "detail": {
+                            "incident_id.$": "$.detail.incident_id",
+                            "alert_name.$": "$.detail.alert_name",
+                            "severity.$": "$.detail.severity",
+                            "fingerprint.$": "$.detail.fingerprint",
+                            "starts_at.$": "$.detail.starts_at",
+                            "received_at.$": "$.detail.received_at",
+                            "status": status::ESCALATED,
+                        },
+                    },
                 }),
                 Next::To(escalated.clone()),
             )

@@ -269,6 +269,15 @@ impl StateMachine {
             StateMachineResource::new(role.arn())
                 .state_machine_name(props.name.as_str())
                 .state_machine_type(state_machine::StateMachineType::Standard)
+                // The platform key encrypts execution data (the role's grant below lets it use
+                // the key; whoever starts an execution needs kms:GenerateDataKey on it too).
+                .encryption_configuration(
+                    state_machine::EncryptionConfiguration::new(
+                        state_machine::Type::CustomerManagedKmsKey,
+                    )
+                    .kms_key_id(key.arn())
+                    .kms_data_key_reuse_period_seconds(300),
+                )
                 .definition(props.definition.to_json())
                 .definition_substitutions(Json::Object(
                     props
@@ -302,6 +311,12 @@ impl StateMachine {
     /// The state machine's ARN.
     pub fn arn(&self) -> Expr {
         self.machine.reference()
+    }
+
+    /// The state machine's ARN as an `Fn::Sub` placeholder (`${<LogicalId>}`: `Ref` of a state
+    /// machine is its ARN), for bodies built as one substituted string (dashboards).
+    pub fn arn_placeholder(&self) -> String {
+        format!("${{{}}}", self.machine.logical_id())
     }
 
     /// The state machine's name.
