@@ -287,6 +287,29 @@ fn api_admits(env: &Env, route: &Value, headers: &BTreeSet<String>, sender: &str
     }
 }
 
+/// The API route a sender's URL reaches: its host must be a domain the stack serves, its path
+/// a route of the API.
+fn served_route<'a>(
+    env: &Env,
+    hosts: &BTreeSet<String>,
+    routes: &'a BTreeMap<String, Value>,
+    url: &str,
+    sender: &str,
+) -> &'a Value {
+    let (host, path) = url
+        .strip_prefix("https://")
+        .and_then(|r| r.split_once('/'))
+        .unwrap_or_else(|| panic!("{}: {sender} posts to {url}, not an https URL", env.name));
+    assert!(
+        hosts.contains(host),
+        "{}: {sender} posts to {host}, which the pipeline stack does not serve (its domains: {hosts:?})",
+        env.name
+    );
+    routes
+        .get(&format!("/{path}"))
+        .unwrap_or_else(|| panic!("{}: no API route /{path}", env.name))
+}
+
 #[test]
 fn senders_reach_the_api_with_what_it_requires() {
     for env in Env::all() {
@@ -310,19 +333,13 @@ fn senders_reach_the_api_with_what_it_requires() {
             .iter()
             .find(|r| r["webhook_configs"].is_array())
             .expect("a webhook receiver")["webhook_configs"][0];
-        let url = hook["url"].as_str().unwrap();
-        let (host, path) = url
-            .strip_prefix("https://")
-            .and_then(|r| r.split_once('/'))
-            .unwrap();
-        assert!(
-            hosts.contains(host),
-            "{}: Alertmanager posts to {host}, which the pipeline stack does not serve (its domains: {hosts:?})",
-            env.name
+        let route = served_route(
+            &env,
+            &hosts,
+            &routes,
+            hook["url"].as_str().unwrap(),
+            "Alertmanager",
         );
-        let route = routes
-            .get(&format!("/{path}"))
-            .unwrap_or_else(|| panic!("{}: no API route /{path}", env.name));
         let auth = &hook["http_config"]["authorization"];
         assert_eq!(auth["type"], "Bearer", "{}", env.name);
         let file = auth["credentials_file"].as_str().unwrap();
@@ -383,19 +400,13 @@ fn senders_reach_the_api_with_what_it_requires() {
 
         // Datadog: the generated webhook definition.
         let dd: Value = serde_json::from_str(&env.text("datadog/webhook.json")).unwrap();
-        let url = dd["url"].as_str().unwrap();
-        let (host, path) = url
-            .strip_prefix("https://")
-            .and_then(|r| r.split_once('/'))
-            .unwrap();
-        assert!(
-            hosts.contains(host),
-            "{}: Datadog posts to {host}",
-            env.name
+        let route = served_route(
+            &env,
+            &hosts,
+            &routes,
+            dd["url"].as_str().unwrap(),
+            "Datadog",
         );
-        let route = routes
-            .get(&format!("/{path}"))
-            .unwrap_or_else(|| panic!("{}: no API route /{path}", env.name));
         let custom: Value = serde_json::from_str(dd["custom_headers"].as_str().unwrap()).unwrap();
         assert!(
             custom["Authorization"]
