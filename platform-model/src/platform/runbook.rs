@@ -93,8 +93,114 @@ fn resolve_key() -> serde_json::Value {
     })
 }
 
+/// The declared states of the runbook, shared by the paths that define them.
+struct States {
+    route: StateId,
+    expiry: StateId,
+    record: StateId,
+    duplicate: StateId,
+    evaluate: StateId,
+    no_action: StateId,
+    choose: StateId,
+    prepare: Vec<(Action, StateId)>,
+    mark: StateId,
+    invoke: StateId,
+    emit: StateId,
+    start_verify: StateId,
+    wait: StateId,
+    read: StateId,
+    is_resolved: StateId,
+    count: StateId,
+    remediated: StateId,
+    escalate: StateId,
+    notify: StateId,
+    escalated: StateId,
+    resolve_expiry: StateId,
+    has_start: StateId,
+    event_start: StateId,
+    resolve: StateId,
+    find_start: StateId,
+    found_start: StateId,
+    recorded_start: StateId,
+    resolved_at_start: StateId,
+    resolve_undated: StateId,
+    already: StateId,
+    resolved: StateId,
+}
+
+impl States {
+    fn declare(b: &mut Builder) -> States {
+        let route = b.declare("RouteByDetailType");
+        let expiry = b.declare("ComputeExpiry");
+        let record = b.declare("RecordIncident");
+        let duplicate = b.declare("DuplicateIncident");
+        let evaluate = b.declare("EvaluateIncident");
+        let no_action = b.declare("NoRemediation");
+        let choose = b.declare("ChooseAction");
+        let prepare: Vec<_> = Action::ALL
+            .iter()
+            .map(|a| (*a, b.declare(&format!("Prepare{}", pascal(a.as_str())))))
+            .collect();
+        let mark = b.declare("MarkRemediating");
+        let invoke = b.declare("InvokeRunbookAction");
+        let emit = b.declare("EmitActionCompleted");
+        let start_verify = b.declare("StartVerification");
+        let wait = b.declare("WaitForStabilization");
+        let read = b.declare("ReadIncident");
+        let is_resolved = b.declare("IsResolved");
+        let count = b.declare("CountAttempt");
+        let remediated = b.declare("Remediated");
+        let escalate = b.declare("Escalate");
+        let notify = b.declare("NotifyEscalation");
+        let escalated = b.declare("Escalated");
+        let resolve_expiry = b.declare("ComputeResolvedExpiry");
+        let has_start = b.declare("HasStartTime");
+        let event_start = b.declare("UseEventStart");
+        let resolve = b.declare("ResolveIncident");
+        let find_start = b.declare("FindIncidentStart");
+        let found_start = b.declare("FoundIncidentStart");
+        let recorded_start = b.declare("UseRecordedStart");
+        let resolved_at_start = b.declare("UseResolvedAtAsStart");
+        let resolve_undated = b.declare("ResolveUndatedIncident");
+        let already = b.declare("AlreadyResolved");
+        let resolved = b.declare("Resolved");
+        States {
+            route,
+            expiry,
+            record,
+            duplicate,
+            evaluate,
+            no_action,
+            choose,
+            prepare,
+            mark,
+            invoke,
+            emit,
+            start_verify,
+            wait,
+            read,
+            is_resolved,
+            count,
+            remediated,
+            escalate,
+            notify,
+            escalated,
+            resolve_expiry,
+            has_start,
+            event_start,
+            resolve,
+            find_start,
+            found_start,
+            recorded_start,
+            resolved_at_start,
+            resolve_undated,
+            already,
+            resolved,
+        }
+    }
+}
+
 /// Builds the definition; the integrations grant their permissions to the state machine's role.
-#[allow(clippy::too_many_lines)]
 pub fn definition(
     wiring: RunbookWiring<'_>,
     timing: RunbookTiming,
@@ -102,54 +208,48 @@ pub fn definition(
 ) -> Result<Definition, Error> {
     let mut b =
         Builder::new("incident-response-runbook: record, remediate, verify, escalate or resolve");
-    let route = b.declare("RouteByDetailType");
-    let expiry = b.declare("ComputeExpiry");
-    let record = b.declare("RecordIncident");
-    let duplicate = b.declare("DuplicateIncident");
-    let evaluate = b.declare("EvaluateIncident");
-    let no_action = b.declare("NoRemediation");
-    let choose = b.declare("ChooseAction");
-    let prepare: Vec<_> = Action::ALL
-        .iter()
-        .map(|a| (*a, b.declare(&format!("Prepare{}", pascal(a.as_str())))))
-        .collect();
-    let mark = b.declare("MarkRemediating");
-    let invoke = b.declare("InvokeRunbookAction");
-    let emit = b.declare("EmitActionCompleted");
-    let start_verify = b.declare("StartVerification");
-    let wait = b.declare("WaitForStabilization");
-    let read = b.declare("ReadIncident");
-    let is_resolved = b.declare("IsResolved");
-    let count = b.declare("CountAttempt");
-    let remediated = b.declare("Remediated");
-    let escalate = b.declare("Escalate");
-    let notify = b.declare("NotifyEscalation");
-    let escalated = b.declare("Escalated");
-    let resolve_expiry = b.declare("ComputeResolvedExpiry");
-    let has_start = b.declare("HasStartTime");
-    let event_start = b.declare("UseEventStart");
-    let resolve = b.declare("ResolveIncident");
-    let find_start = b.declare("FindIncidentStart");
-    let found_start = b.declare("FoundIncidentStart");
-    let recorded_start = b.declare("UseRecordedStart");
-    let resolved_at_start = b.declare("UseResolvedAtAsStart");
-    let resolve_undated = b.declare("ResolveUndatedIncident");
-    let already = b.declare("AlreadyResolved");
-    let resolved = b.declare("Resolved");
+    let s = States::declare(&mut b);
+    record(&mut b, &s, wiring, timing, x);
+    remediate(&mut b, &s, wiring, timing, x);
+    verify(&mut b, &s, wiring, timing, x);
+    escalate(&mut b, &s, wiring, x);
+    resolve(&mut b, &s, wiring, timing, x);
+    b.build(&s.route)
+}
 
+/// Routes by detail type, records a new incident (a duplicate stops here) and evaluates it.
+fn record(
+    b: &mut Builder,
+    s: &States,
+    wiring: RunbookWiring<'_>,
+    timing: RunbookTiming,
+    x: &mut Integrations<'_>,
+) {
+    let States {
+        route,
+        expiry,
+        record,
+        duplicate,
+        evaluate,
+        no_action,
+        choose,
+        escalate,
+        resolve_expiry,
+        ..
+    } = s;
     b.define(
-        &route,
+        route,
         State::Choice(
             Choice::new()
                 .when(
                     Cond::string_equals("$.detail-type", DetailType::IncidentResolved.as_str()),
-                    &resolve_expiry,
+                    resolve_expiry,
                 )
-                .otherwise(&expiry),
+                .otherwise(expiry),
         ),
     );
     b.define(
-        &expiry,
+        expiry,
         State::Pass(
             Pass::parameters(
                 json!({"epoch.$": format!("States.MathAdd($.detail.received_at_epoch, {})", timing.retention_seconds)}),
@@ -159,7 +259,7 @@ pub fn definition(
         ),
     );
     b.define(
-        &record,
+        record,
         State::Task(
             x.put_item(
                 wiring.table,
@@ -187,33 +287,53 @@ pub fn definition(
             }),
         ),
     );
-    b.define(&duplicate, State::Succeed);
+    b.define(duplicate, State::Succeed);
     b.define(
-        &evaluate,
+        evaluate,
         State::Choice(
             Choice::new()
                 .when(
                     Cond::string_equals("$.detail.severity", Severity::Info.as_str()),
-                    &no_action,
+                    no_action,
                 )
-                .when(Cond::is_present("$.detail.runbook.action", true), &choose)
+                .when(Cond::is_present("$.detail.runbook.action", true), choose)
                 .when(
                     Cond::string_equals("$.detail.severity", Severity::Critical.as_str()),
-                    &escalate,
+                    escalate,
                 )
-                .otherwise(&no_action),
+                .otherwise(no_action),
         ),
     );
-    b.define(&no_action, State::Succeed);
+    b.define(no_action, State::Succeed);
+}
+
+/// Chooses the action from the runbook, builds its `ActionRequest`, marks the record remediating, invokes runbook_action and emits `action.completed`.
+fn remediate(
+    b: &mut Builder,
+    s: &States,
+    wiring: RunbookWiring<'_>,
+    timing: RunbookTiming,
+    x: &mut Integrations<'_>,
+) {
+    let States {
+        choose,
+        prepare,
+        mark,
+        invoke,
+        emit,
+        start_verify,
+        escalate,
+        ..
+    } = s;
     let mut chooser = Choice::new();
-    for (action, state) in &prepare {
+    for (action, state) in prepare.iter() {
         chooser = chooser.when(
             Cond::string_equals("$.detail.runbook.action", action.as_str()),
             state,
         );
     }
-    b.define(&choose, State::Choice(chooser.otherwise(&escalate)));
-    for (action, state) in &prepare {
+    b.define(choose, State::Choice(chooser.otherwise(escalate)));
+    for (action, state) in prepare.iter() {
         let mut request = json!({
             "incident_id.$": "$.detail.incident_id",
             "action": action.as_str(),
@@ -232,7 +352,7 @@ pub fn definition(
         );
     }
     b.define(
-        &mark,
+        mark,
         State::Task(
             x.update_item(
                 wiring.table,
@@ -253,7 +373,7 @@ pub fn definition(
         ),
     );
     b.define(
-        &invoke,
+        invoke,
         State::Task(
             x.invoke(
                 wiring.action,
@@ -285,7 +405,7 @@ pub fn definition(
         ),
     );
     b.define(
-        &emit,
+        emit,
         State::Task(
             x.put_event(
                 wiring.bus,
@@ -298,26 +418,46 @@ pub fn definition(
             .result_path(ResultPath::Discard),
         ),
     );
+}
+
+/// Waits the stabilization window and reads the record until it is resolved or the deadline passes.
+fn verify(
+    b: &mut Builder,
+    s: &States,
+    wiring: RunbookWiring<'_>,
+    timing: RunbookTiming,
+    x: &mut Integrations<'_>,
+) {
+    let States {
+        start_verify,
+        wait,
+        read,
+        is_resolved,
+        count,
+        remediated,
+        escalate,
+        ..
+    } = s;
     let attempts = timing
         .deadline_seconds
         .div_ceil(timing.stabilization_seconds.max(1))
         .max(1);
     b.define(
-        &start_verify,
+        start_verify,
         State::Pass(
             Pass::result(json!({"count": 0}), Next::To(wait.clone()))
                 .result_path(ResultPath::At("$.attempts".into())),
         ),
     );
     b.define(
-        &wait,
+        wait,
         State::Wait {
             seconds: timing.stabilization_seconds,
             next: Next::To(read.clone()),
         },
     );
     b.define(
-        &read,
+        read,
         State::Task(
             x.get_item(
                 wiring.table,
@@ -330,22 +470,22 @@ pub fn definition(
         ),
     );
     b.define(
-        &is_resolved,
+        is_resolved,
         State::Choice(
             Choice::new()
                 .when(
                     Cond::string_equals("$.record.status", status::RESOLVED),
-                    &remediated,
+                    remediated,
                 )
                 .when(
                     Cond::at_least("$.attempts.count", i64::from(attempts)),
-                    &escalate,
+                    escalate,
                 )
-                .otherwise(&count),
+                .otherwise(count),
         ),
     );
     b.define(
-        &count,
+        count,
         State::Pass(
             Pass::parameters(
                 json!({"count.$": "States.MathAdd($.attempts.count, 1)"}),
@@ -354,9 +494,20 @@ pub fn definition(
             .result_path(ResultPath::At("$.attempts".into())),
         ),
     );
-    b.define(&remediated, State::Succeed);
+    b.define(remediated, State::Succeed);
+}
+
+/// Marks the record escalated and publishes a projection of the incident.
+fn escalate(b: &mut Builder, s: &States, wiring: RunbookWiring<'_>, x: &mut Integrations<'_>) {
+    let States {
+        remediated,
+        escalate,
+        notify,
+        escalated,
+        ..
+    } = s;
     b.define(
-        &escalate,
+        escalate,
         State::Task(
             x.update_item(
                 wiring.table,
@@ -382,7 +533,7 @@ pub fn definition(
         ),
     );
     b.define(
-        &notify,
+        notify,
         State::Task(
             x.publish(
                 wiring.topic,
@@ -411,9 +562,34 @@ pub fn definition(
             .result_path(ResultPath::Discard),
         ),
     );
-    b.define(&escalated, State::Succeed);
+    b.define(escalated, State::Succeed);
+}
+
+/// Resolves the record of an `incident.resolved`, with or without a start time; the first writer wins.
+#[allow(clippy::too_many_lines)]
+fn resolve(
+    b: &mut Builder,
+    s: &States,
+    wiring: RunbookWiring<'_>,
+    timing: RunbookTiming,
+    x: &mut Integrations<'_>,
+) {
+    let States {
+        resolve_expiry,
+        has_start,
+        event_start,
+        resolve,
+        find_start,
+        found_start,
+        recorded_start,
+        resolved_at_start,
+        resolve_undated,
+        already,
+        resolved,
+        ..
+    } = s;
     b.define(
-        &resolve_expiry,
+        resolve_expiry,
         State::Pass(
             Pass::parameters(
                 json!({"epoch.$": format!("States.MathAdd($.detail.received_at_epoch, {})", timing.retention_seconds)}),
@@ -423,11 +599,11 @@ pub fn definition(
         ),
     );
     b.define(
-        &has_start,
+        has_start,
         State::Choice(
             Choice::new()
-                .when(Cond::string_equals("$.detail.starts_at", ""), &find_start)
-                .otherwise(&event_start),
+                .when(Cond::string_equals("$.detail.starts_at", ""), find_start)
+                .otherwise(event_start),
         ),
     );
     let start_from = |path: &str, next: &StateId| {
@@ -436,7 +612,7 @@ pub fn definition(
                 .result_path(ResultPath::At("$.start".into())),
         )
     };
-    b.define(&event_start, start_from("$.detail.starts_at", &resolve));
+    b.define(event_start, start_from("$.detail.starts_at", resolve));
     let resolve_update = |with_duration: bool| {
         let mut set = String::from("SET #status = :status, resolved_at = :resolved_at, ");
         let mut values = json!({
@@ -467,7 +643,7 @@ pub fn definition(
         next: already.clone(),
     };
     b.define(
-        &resolve,
+        resolve,
         State::Task(
             x.update_item(
                 wiring.table,
@@ -480,7 +656,7 @@ pub fn definition(
         ),
     );
     b.define(
-        &find_start,
+        find_start,
         State::Task(
             x.query(
                 wiring.table,
@@ -499,26 +675,26 @@ pub fn definition(
         ),
     );
     b.define(
-        &found_start,
+        found_start,
         State::Choice(
             Choice::new()
-                .when(Cond::is_present("$.found.items[0]", true), &recorded_start)
-                .otherwise(&resolved_at_start),
+                .when(Cond::is_present("$.found.items[0]", true), recorded_start)
+                .otherwise(resolved_at_start),
         ),
     );
     b.define(
-        &recorded_start,
+        recorded_start,
         start_from(
             &format!("$.found.items[0].{}.S", rec::TIMESTAMP),
-            &resolve_undated,
+            resolve_undated,
         ),
     );
     b.define(
-        &resolved_at_start,
-        start_from("$.detail.resolved_at", &resolve_undated),
+        resolved_at_start,
+        start_from("$.detail.resolved_at", resolve_undated),
     );
     b.define(
-        &resolve_undated,
+        resolve_undated,
         State::Task(
             x.update_item(
                 wiring.table,
@@ -530,9 +706,8 @@ pub fn definition(
             .catch(first_writer_wins),
         ),
     );
-    b.define(&already, State::Succeed);
-    b.define(&resolved, State::Succeed);
-    b.build(&route)
+    b.define(already, State::Succeed);
+    b.define(resolved, State::Succeed);
 }
 
 fn pascal(snake: &str) -> String {
