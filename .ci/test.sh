@@ -86,6 +86,12 @@ fi
 step "generated resource types are current (cargo run -p cfn-codegen -- --check)"
 cargo run --quiet -p cfn-codegen -- --check
 
+step "the Lambda handlers and checkout build on platform-contract only (no platform-model, settings, monitoring)"
+if cargo tree -p lambdas -p checkout -e normal --prefix none | grep -E '^(platform-model|platform-cfn|platform-resources|kcr_monitoring_coreos_com|toml) '; then
+  echo "lambdas/checkout compile the crates above; they should depend on platform-contract only"
+  exit 1
+fi
+
 step "out/ is current (cargo run -p synth -- --check)"
 cargo run --quiet -p synth -- --check
 

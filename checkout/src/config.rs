@@ -1,14 +1,14 @@
 //! Settings read from the environment at start, validated once.
 //!
 //! Every variable is declared in the shared runtime contract
-//! ([`platform_model::contract::runtime::checkout`]: name, type, bounds, default, who sets it)
+//! ([`platform_contract::runtime::checkout`]: name, type, bounds, default, who sets it)
 //! and read only through it, so the service reads nothing the deployment generator does not
 //! know, and a bad value is reported in the contract's words:
 //! `ERROR_RATE="1.5": expected a number from 0.0 to 1.0`.
 
 use std::time::Duration;
 
-use platform_model::contract::runtime::{Var, VarError, checkout as vars};
+use platform_contract::runtime::{Var, VarError, checkout as vars};
 
 use crate::Error;
 
@@ -126,13 +126,13 @@ fn invalid(var: &Var, value: &str) -> VarError {
 /// applied to the SSM parameter's value.
 #[must_use]
 pub fn parse_bool(value: &str) -> Option<bool> {
-    platform_model::contract::runtime::parse_bool(value)
+    platform_contract::runtime::parse_bool(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use platform_model::contract::runtime::{Kind, Setter};
+    use platform_contract::runtime::{Kind, Setter};
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {

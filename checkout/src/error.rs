@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use platform_model::contract::runtime::VarError;
+use platform_contract::runtime::VarError;
 
 /// Everything that can go wrong in the checkout library.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@
 //!
 //! Modules:
 //! - [`config`]: settings from the environment (declared in the shared runtime contract,
-//!   `platform_model::contract::runtime::checkout`), validated once at start;
+//!   `platform_contract::runtime::checkout`), validated once at start;
 //! - [`order`]: the order body, its validation and the confirmation;
 //! - [`metrics`]: the metrics and their exposition;
 //! - [`degraded`]: where degraded mode comes from (environment, SSM, default) and the refresh

@@ -1,14 +1,14 @@
 //! The Prometheus metrics, with the seed service's names.
 //!
 //! Names and the latency histogram's buckets come from the shared contract
-//! ([`platform_model::contract::checkout`]), which the alert rules and their promtool tests
+//! ([`platform_contract::checkout`]), which the alert rules and their promtool tests
 //! read too: a threshold of an environment's latency alert resolves exactly when it is one of
 //! [`DURATION_BUCKETS`].
 
 use std::{sync::OnceLock, time::Duration};
 
 use axum::http::{Method, StatusCode};
-use platform_model::contract::checkout::{
+use platform_contract::checkout::{
     DEGRADED_MODE_GAUGE, DURATION_BUCKETS, ERRORS_TOTAL, REQUEST_DURATION_SECONDS, REQUESTS_TOTAL,
 };
 use prometheus::{

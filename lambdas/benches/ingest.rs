@@ -10,7 +10,7 @@ use lambdas::ingest::normalize::{Enrichment, Sender, normalize};
 use serde_json::{Value, json};
 
 fn payload(alerts: usize) -> Vec<u8> {
-    let text = include_str!("../../platform-model/src/contract/fixtures/alertmanager_firing.json");
+    let text = include_str!("../../platform-model/contract/src/fixtures/alertmanager_firing.json");
     let mut hook: Value = serde_json::from_str(text).unwrap();
     let template = hook["alerts"][0].clone();
     hook["alerts"] = (0..alerts)

@@ -1,5 +1,5 @@
 //! Configuration from environment variables, read only through the runtime contract
-//! (`platform_model::contract::runtime`): each variable's name, type, default and meaning is
+//! (`platform_contract::runtime`): each variable's name, type, default and meaning is
 //! declared there once, and synth writes the functions' `Environment` from the same
 //! declarations. `lambdas/README.md` lists them.
 //!
@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-pub use platform_model::contract::runtime::{Var, VarError, alert_ingest, runbook_action};
+pub use platform_contract::runtime::{Var, VarError, alert_ingest, runbook_action};
 
 fn lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()

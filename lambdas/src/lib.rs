@@ -3,12 +3,12 @@
 //! | module | function | does |
 //! |---|---|---|
 //! | [`ingest`] | `alert_ingest` | Alertmanager / Datadog webhooks -> `incident.created` / `incident.resolved` on the bus |
-//! | [`runbook`] | `runbook_action` | an [`ActionRequest`](platform_model::contract::runbook::ActionRequest) from the state machine -> a change in the EKS cluster |
+//! | [`runbook`] | `runbook_action` | an [`ActionRequest`](platform_contract::runbook::ActionRequest) from the state machine -> a change in the EKS cluster |
 //! | [`mod@env`] | both | configuration from environment variables |
 //!
 //! Handlers are plain async functions taking the event and their dependencies; the binaries in
 //! `src/bin/` only wire them to the Lambda runtime. The wire types are the shared contract in
-//! [`platform_model::contract`].
+//! [`platform_contract`].
 
 /// mimalloc: the allocator of every binary linking this crate (both functions, the benches):
 /// fewer cycles per small allocation than glibc's, and alert_ingest allocates a string per

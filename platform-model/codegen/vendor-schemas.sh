@@ -53,7 +53,7 @@ with open(os.path.join(out, "SOURCE.md"), "w") as f:
         f"- Services: {', '.join('AWS::' + s for s in services)}\n"
         f"- Resource types: {len(written)}\n\n"
         "Written by `vendor-schemas.sh`; do not edit by hand. `cargo run -p cfn-codegen` turns them\n"
-        "into `platform-model/src/resources/`.\n"
+        "into `platform-model/resources/src/`.\n"
     )
 print(f"wrote {len(written)} schemas to {out}")
 PY

@@ -8,10 +8,10 @@
 //!
 //! | module | layer |
 //! |---|---|
-//! | [`cfn`] | CloudFormation core: [`cfn::Template`], parameters, conditions, outputs, intrinsic functions as typed [`cfn::Expr`] / [`cfn::Value`], logical ids, typed [`cfn::Handle`]s, the synth-time self-check |
-//! | [`resources`] | every resource type of the platform's services, **generated** from AWS's resource provider schemas (one Cargo feature per service) |
+//! | [`cfn`] | (crate `platform-cfn`) CloudFormation core: [`cfn::Template`], parameters, conditions, outputs, intrinsic functions as typed [`cfn::Expr`] / [`cfn::Value`], logical ids, typed [`cfn::Handle`]s, the synth-time self-check |
+//! | [`resources`] | (crate `platform-resources`) every resource type of the platform's services, **generated** from AWS's resource provider schemas (one Cargo feature per service) |
 //! | [`aws`] | hand-written constructs over the generated types: safe defaults, key policies, grants |
-//! | [`contract`] | the event contract shared by producers, consumers and routing |
+//! | [`contract`] | (crate `platform-contract`) the event contract shared by producers, consumers and routing |
 //! | [`settings`] | per-environment settings (`dev`, `staging`, `prod`) and their JSON Schema |
 //! | [`k8s`] | Kubernetes objects (`k8s-openapi`) and the Prometheus operator's custom resources; the checkout workload; remediation RBAC |
 //! | [`monitoring`] | alerts, SLOs and their burn-rate alerts, rule sets with promtool tests, the alert -> runbook catalog |
@@ -52,15 +52,15 @@
 
 #[cfg(feature = "platform")]
 pub mod aws;
-pub mod cfn;
-pub mod contract;
-mod error;
 pub mod k8s;
 pub mod monitoring;
 #[cfg(feature = "platform")]
 pub mod platform;
-pub mod resources;
 pub mod settings;
 pub mod yaml;
 
-pub use error::{Error, Problems};
+// The layers that are crates of their own (under `platform-model/`), kept at their old paths.
+pub use platform_cfn as cfn;
+pub use platform_cfn::{Error, Problems};
+pub use platform_contract as contract;
+pub use platform_resources as resources;

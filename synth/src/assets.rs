@@ -2,8 +2,8 @@
 //!
 //! Each function's hash covers the sources its binary is built from: `lambdas/Cargo.toml`, the
 //! crate's shared modules (`lib.rs`, `env.rs`), the function's own module and `bin/` file, and
-//! the event contract it compiles in (`platform-model/src/contract/`, without its test
-//! fixtures). It is known without building and identical on every machine, so an unchanged
+//! the event contract crate it compiles in (`platform-model/contract/`: its `Cargo.toml` and
+//! `src/`, without its test fixtures). It is known without building and identical on every machine, so an unchanged
 //! function keeps its key and its template: a change to the other function, to tests, benches,
 //! docs or the fuzz target leaves it alone. A dependency bump in `Cargo.lock` alone does not
 //! change it; rebuild and upload such a change under a new key by touching `lambdas/` (the
@@ -55,11 +55,12 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<
 }
 
 /// Sources both functions are built from (files or directories, relative to the root).
-const SHARED: [&str; 4] = [
+const SHARED: [&str; 5] = [
     "lambdas/Cargo.toml",
     "lambdas/src/lib.rs",
     "lambdas/src/env.rs",
-    "platform-model/src/contract",
+    "platform-model/contract/Cargo.toml",
+    "platform-model/contract/src",
 ];
 
 /// Each function's own sources: its module and its `bin/` file.
@@ -125,8 +126,9 @@ mod tests {
             "lambdas/src/bin/runbook_action.rs",
             "lambdas/tests/it/main.rs",
             "lambdas/README.md",
-            "platform-model/src/contract/mod.rs",
-            "platform-model/src/contract/fixtures/a.json",
+            "platform-model/contract/Cargo.toml",
+            "platform-model/contract/src/lib.rs",
+            "platform-model/contract/src/fixtures/a.json",
         ] {
             write(dir.path(), rel, rel);
         }
@@ -150,7 +152,7 @@ mod tests {
         write(root, "lambdas/README.md", "changed");
         write(
             root,
-            "platform-model/src/contract/fixtures/a.json",
+            "platform-model/contract/src/fixtures/a.json",
             "changed",
         );
         assert_eq!(hashes(root), (ingest.clone(), action.clone()));
@@ -162,7 +164,7 @@ mod tests {
         assert_eq!(action2, action);
 
         // The shared parts move both.
-        write(root, "platform-model/src/contract/mod.rs", "changed");
+        write(root, "platform-model/contract/src/lib.rs", "changed");
         let (ingest3, action3) = hashes(root);
         assert_ne!(ingest3, ingest2);
         assert_ne!(action3, action2);

@@ -289,7 +289,7 @@ fn record(moto: &Moto, incident_id: &str, timestamp: &str) -> Value {
 
 fn fixture(name: &str) -> Value {
     let path = workspace_root()
-        .join("platform-model/src/contract/fixtures")
+        .join("platform-model/contract/src/fixtures")
         .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }

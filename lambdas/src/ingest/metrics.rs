@@ -10,13 +10,13 @@
 //! - `RejectedAlerts` (Count): the alerts of the payload that were rejected (the `rejected`
 //!   list of the answer; 0 when the envelope itself was invalid).
 //!
-//! Namespace, names and dimension are `platform_model::contract::telemetry`'s, which the alarms
+//! Namespace, names and dimension are `platform_contract::telemetry`'s, which the alarms
 //! read too. Format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use platform_model::contract::telemetry::{
+use platform_contract::telemetry::{
     INGEST_NAMESPACE, INGEST_REJECTED_ALERTS_METRIC, INGEST_REQUESTS_METRIC, IngestOutcome,
     OUTCOME_DIMENSION,
 };

@@ -21,7 +21,7 @@ pub mod token;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use platform_model::contract::telemetry::IngestOutcome;
+use platform_contract::telemetry::IngestOutcome;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -47,7 +47,7 @@ pub struct Ingest {
 }
 
 /// alert_ingest's configuration, read in one place through the runtime contract
-/// (`platform_model::contract::runtime::alert_ingest`).
+/// (`platform_contract::runtime::alert_ingest`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `EVENT_BUS_NAME`.

@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use platform_model::contract::Severity;
-use platform_model::contract::events::{
+use platform_contract::Severity;
+use platform_contract::events::{
     DetailType, IncidentCreated, IncidentResolved, PlatformEvent, Source,
 };
-use platform_model::contract::runbook::{Action, RunbookRef, Target};
-use platform_model::contract::webhook::{alertmanager, datadog};
+use platform_contract::runbook::{Action, RunbookRef, Target};
+use platform_contract::webhook::{alertmanager, datadog};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -30,7 +30,7 @@ pub mod label {
     pub const ALERT_NAME: &str = "alertname";
     /// `critical`, `warning` or `info`.
     pub const SEVERITY: &str = "severity";
-    /// An [`Action`](platform_model::contract::runbook::Action) wire name.
+    /// An [`Action`](platform_contract::runbook::Action) wire name.
     pub const RUNBOOK_ACTION: &str = "runbook_action";
     /// `namespace/name` of a Deployment, or a node name for `drain_node`.
     pub const RUNBOOK_TARGET: &str = "runbook_target";

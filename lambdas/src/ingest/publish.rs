@@ -187,7 +187,7 @@ impl Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use platform_model::contract::events::{DetailType, Source};
+    use platform_contract::events::{DetailType, Source};
 
     fn event(size: usize) -> Event {
         Event {

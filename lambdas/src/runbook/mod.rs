@@ -25,8 +25,8 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::Eviction;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use lambda_runtime::Diagnostic;
-use platform_model::contract::incident_record;
-use platform_model::contract::runbook::{
+use platform_contract::incident_record;
+use platform_contract::runbook::{
     Action, ActionRequest, ActionResult, ERROR_NON_RETRYABLE, ERROR_RETRYABLE, Outcome, Target,
 };
 use serde_json::json;
@@ -227,7 +227,7 @@ fn is_label_key(s: &str) -> bool {
 }
 
 /// runbook_action's configuration, read in one place through the runtime contract
-/// (`platform_model::contract::runtime::runbook_action`).
+/// (`platform_contract::runtime::runbook_action`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `EKS_CLUSTER_NAME`.

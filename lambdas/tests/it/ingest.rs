@@ -9,8 +9,8 @@ use lambdas::ingest::normalize::{
 use lambdas::ingest::publish::{Publisher, RetryPolicy};
 use lambdas::ingest::token::{TokenProvider, TokenSource};
 use lambdas::ingest::{Ingest, handle};
-use platform_model::contract::events::{DetailType, IncidentCreated, IncidentResolved, Source};
-use platform_model::contract::runbook::Action;
+use platform_contract::events::{DetailType, IncidentCreated, IncidentResolved, Source};
+use platform_contract::runbook::Action;
 use serde_json::{Value, json};
 
 use crate::support::{self, enrichment, fixture};

@@ -16,7 +16,7 @@ use base64::Engine;
 use lambdas::runbook::eks_token::{TOKEN_PREFIX, TokenSigner};
 use lambdas::runbook::kube::{ClusterSource, KubeClient};
 use lambdas::runbook::{CORDONED_NODES, Guards, NodeSelector, Runbook, handle};
-use platform_model::contract::runbook::{ERROR_NON_RETRYABLE, ERROR_RETRYABLE, Outcome};
+use platform_contract::runbook::{ERROR_NON_RETRYABLE, ERROR_RETRYABLE, Outcome};
 use serde_json::{Value, json};
 
 use crate::support::{self, Captured, Listener, moto_url, unique};
@@ -789,8 +789,8 @@ async fn errors_map_to_retryable_and_non_retryable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_datadog_cycle_records_and_remediates_once() {
     use aws_sdk_dynamodb::types::AttributeValue;
-    use platform_model::contract::events::{IncidentCreated, IncidentResolved};
-    use platform_model::contract::incident_record as rec;
+    use platform_contract::events::{IncidentCreated, IncidentResolved};
+    use platform_contract::incident_record as rec;
 
     let kube = Listener::start(|_| (200, "{}".into())).await;
     let (runbook, config) = runbook(&kube.url).await;

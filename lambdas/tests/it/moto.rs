@@ -440,7 +440,7 @@ fn assert_emf(doc: &Value) {
 /// and dimension.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_metrics_line_per_request_and_outcome() {
-    use platform_model::contract::telemetry::{
+    use platform_contract::telemetry::{
         INGEST_NAMESPACE, INGEST_REJECTED_ALERTS_METRIC, INGEST_REQUESTS_METRIC, IngestOutcome,
         OUTCOME_DIMENSION,
     };

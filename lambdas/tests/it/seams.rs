@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use lambda_http::{Body, Request};
 use lambdas::ingest::handle;
 use lambdas::ingest::token::TokenSource;
-use platform_model::contract::webhook::datadog::{PAYLOAD_TEMPLATE, TOKEN_PLACEHOLDER};
+use platform_contract::webhook::datadog::{PAYLOAD_TEMPLATE, TOKEN_PLACEHOLDER};
 use serde_json::Value;
 
 use crate::moto::{make_ingest, wiring};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lambdas::env::Env;
-use platform_model::contract::runtime::{Binary, Kind, Var};
+use platform_contract::runtime::{Binary, Kind, Var};
 
 /// A valid value of `var`.
 fn sample(var: &Var) -> String {

@@ -29,7 +29,7 @@ pub fn enrichment() -> lambdas::ingest::normalize::Enrichment {
 
 pub fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../platform-model/src/contract/fixtures")
+        .join("../platform-model/contract/src/fixtures")
         .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -1,4 +1,4 @@
-//! Generates `platform-model/src/resources/` from the vendored CloudFormation resource provider
+//! Generates the `platform-resources` crate's sources (`platform-model/resources/src/`) from the vendored CloudFormation resource provider
 //! schemas in `schemas/` (see `vendor-schemas.sh` and `schemas/SOURCE.md`).
 //!
 //! [`generate`] renders every file in memory (formatted with `rustfmt`), [`stale`] compares them
@@ -45,10 +45,11 @@ pub fn schemas_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas")
 }
 
-/// Where the generated modules live.
+/// Where the generated modules live: the `src/` of the `platform-resources` crate (every file
+/// in it is generated; its `Cargo.toml` with the per-service features is not).
 pub fn output_dir() -> PathBuf {
     let codegen = Path::new(env!("CARGO_MANIFEST_DIR"));
-    codegen.parent().unwrap_or(codegen).join("src/resources")
+    codegen.parent().unwrap_or(codegen).join("resources/src")
 }
 
 /// Package and schema date of the vendored schemas, read from `schemas/SOURCE.md`.
@@ -146,12 +147,15 @@ pub fn generate(schemas: &Path) -> Result<BTreeMap<PathBuf, String>> {
     );
     let mut root = header.clone();
     root.push_str(
-        "//! Typed CloudFormation resource types, generated from AWS's resource provider schemas.\n\
+        "//! Typed CloudFormation resource types of the SRE platform's model, **generated** by\n\
+         //! `cfn-codegen` (`platform-model/codegen/`) from AWS's resource provider schemas: do not\n\
+         //! edit, regenerate. They build on the hand-written core in `platform-cfn`;\n\
+         //! `platform-model` re-exports this crate as `platform_model::resources`.\n\
          //!\n\
-         //! One module per service (each behind the cargo feature of the same name), one module\n\
-         //! per resource type; the resource struct is re-exported by its service, e.g.\n\
-         //! `resources::sqs::Queue`, and its property types stay in the type's module, e.g.\n\
-         //! `resources::dynamodb::table::SSESpecification`.\n\n\
+         //! One module per service (each behind the cargo feature of the same name, all off by\n\
+         //! default), one module per resource type; the resource struct is re-exported by its\n\
+         //! service, e.g. `resources::sqs::Queue`, and its property types stay in the type's\n\
+         //! module, e.g. `resources::dynamodb::table::SSESpecification`.\n\n\
          // The doc comments are AWS's prose, taken as it is apart from making code blocks plain\n\
          // text; its links, brackets and HTML are not written for rustdoc or clippy.\n\
          #![allow(\n    rustdoc::bare_urls,\n    rustdoc::broken_intra_doc_links,\n    \
@@ -182,7 +186,7 @@ pub fn generate(schemas: &Path) -> Result<BTreeMap<PathBuf, String>> {
         }
         files.insert(PathBuf::from(module).join("mod.rs"), m);
     }
-    files.insert(PathBuf::from("mod.rs"), root);
+    files.insert(PathBuf::from("lib.rs"), root);
     rustfmt_all(&mut files)?;
     Ok(files)
 }

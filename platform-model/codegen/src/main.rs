@@ -1,4 +1,4 @@
-//! `cargo run -p cfn-codegen` regenerates `platform-model/src/resources/` from the vendored
+//! `cargo run -p cfn-codegen` regenerates `platform-model/resources/src/` from the vendored
 //! schemas; `--check` only reports stale files and exits with 1 when there are any.
 
 use std::process::ExitCode;

@@ -783,13 +783,29 @@ pub fn generate(type_name: &str, schema: &Json, header: &str) -> Result<Generate
     let resource = &ctx.structs[&name];
     emit_struct(&mut body, resource, &checks(resource, &with_checks), true);
     let attr_list: Vec<String> = attributes.iter().map(|(a, _)| format!("{a:?}")).collect();
+    // The `Fn::GetAtt` methods are those of a type of this module that `Handle<{name}>`
+    // dereferences to: `Handle` is in another crate, so it cannot have them itself.
+    let attributes_type = if attributes.is_empty() {
+        "NoGetAtts"
+    } else {
+        "GetAtts"
+    };
     let _ = writeln!(
         body,
-        "impl Resource for {name} {{ const TYPE: &'static str = {type_name:?}; const ATTRIBUTES: &'static [&'static str] = &[{}]; }}\n",
+        "impl Resource for {name} {{ const TYPE: &'static str = {type_name:?}; const ATTRIBUTES: &'static [&'static str] = &[{}]; type GetAtts = {attributes_type}; }}\n",
         attr_list.join(", ")
     );
     if !attributes.is_empty() {
-        let _ = writeln!(body, "impl Handle<{name}> {{");
+        body.push_str(&comment(
+            &format!("The `Fn::GetAtt` methods of a `Handle<{name}>`, which dereferences to them."),
+            false,
+        ));
+        let _ = writeln!(
+            body,
+            "#[derive(Debug, Clone)]\npub struct GetAtts(LogicalId);\n\n\
+             impl From<LogicalId> for GetAtts {{ fn from(id: LogicalId) -> Self {{ GetAtts(id) }} }}\n"
+        );
+        let _ = writeln!(body, "impl GetAtts {{");
         let mut methods =
             Names::with(&["clone", "fmt", "get_att", "logical_id", "new", "reference"]);
         for (attr, doc) in &attributes {
@@ -802,7 +818,7 @@ pub fn generate(type_name: &str, schema: &Json, header: &str) -> Result<Generate
             let m = methods.take(&snake(&attr.replace('.', "_")), &[]);
             let _ = writeln!(
                 body,
-                "pub fn {m}(&self) -> Expr {{ self.get_att({attr:?}) }}"
+                "pub fn {m}(&self) -> Expr {{ self.0.get_att({attr:?}) }}"
             );
         }
         body.push_str("}\n\n");
@@ -825,8 +841,10 @@ pub fn generate(type_name: &str, schema: &Json, header: &str) -> Result<Generate
         out.push_str("use std::collections::BTreeMap;\n\n");
     }
     let mut core = vec!["Check", "Checker", "Resource"];
-    if !attributes.is_empty() {
-        core.extend(["Expr", "Handle"]);
+    if attributes.is_empty() {
+        core.push("NoGetAtts");
+    } else {
+        core.extend(["Expr", "LogicalId"]);
     }
     if ctx.uses.json {
         core.push("Json");
@@ -835,7 +853,7 @@ pub fn generate(type_name: &str, schema: &Json, header: &str) -> Result<Generate
         core.push("Value");
     }
     core.sort_unstable();
-    let _ = writeln!(out, "use crate::cfn::{{{}}};\n", core.join(", "));
+    let _ = writeln!(out, "use platform_cfn::{{{}}};\n", core.join(", "));
     out.push_str(&body);
     Ok(Generated {
         module: module_name(short),
@@ -900,7 +918,7 @@ mod tests {
             "c.list(\"Items\", self.items.as_ref());",
             "c.int_range(\"Size\", Some(&self.size), None, Some(5.0));",
             "const ATTRIBUTES: &'static [&'static str] = &[\"Arn\"];",
-            "pub fn arn(&self) -> Expr { self.get_att(\"Arn\") }",
+            "pub fn arn(&self) -> Expr { self.0.get_att(\"Arn\") }",
         ] {
             assert!(s.contains(expected), "missing {expected:?} in\n{s}");
         }

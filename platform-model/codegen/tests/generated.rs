@@ -1,4 +1,4 @@
-//! The committed `platform-model/src/resources/` is what the generator makes of the vendored
+//! The committed `platform-model/resources/src/` is what the generator makes of the vendored
 //! schemas: this test fails, naming each stale file, when either changed without the other.
 
 #[test]
@@ -14,7 +14,7 @@ fn committed_resources_are_up_to_date() {
     let stale = cfn_codegen::stale(&cfn_codegen::output_dir(), &files).expect("output readable");
     assert!(
         stale.is_empty(),
-        "platform-model/src/resources is stale; run `cargo run -p cfn-codegen`:\n{}",
+        "platform-model/resources/src is stale; run `cargo run -p cfn-codegen`:\n{}",
         stale
             .iter()
             .map(ToString::to_string)

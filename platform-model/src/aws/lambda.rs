@@ -33,15 +33,6 @@ impl Asset {
     }
 }
 
-impl crate::contract::runtime::EnvValue for Value<String> {
-    fn literal(&self) -> Option<&str> {
-        match self {
-            Value::Lit(s) => Some(s),
-            Value::Expr(_) => None,
-        }
-    }
-}
-
 /// What a [`Function`] is made from.
 #[derive(Debug, Clone)]
 pub struct FunctionProps {
