@@ -35,6 +35,13 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     fi
   fi
 fi
+if [ -z "${SKIP_INSTALL:-}" ] && ! command -v openssl >/dev/null; then
+  # The Lambda smoke test makes a throwaway CA for its loopback AWS stand-in (lambdas/smoke).
+  step "installing openssl (Debian package)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get install -y --no-install-recommends openssl || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends openssl; }
+fi
 if [ -z "${SKIP_INSTALL:-}" ]; then
   # Validators of the Prometheus operator's custom resources (npm, pinned by the lockfile).
   if ! cmp -s .ci/crd-validate/package-lock.json .tools/crd-validate/package-lock.json \
