@@ -18,23 +18,37 @@
 //! | [`yaml`] | deterministic YAML rendering |
 //! | [`platform`] | the platform itself: every stack of one environment |
 //!
+//! # A team's journey
+//!
+//! 1. Declare what you add as typed values: alerts with their runbook and promtool cases
+//!    ([`monitoring::Alert`]), SLOs ([`monitoring::Slo`]), resources of your own stack that use
+//!    the platform's exports (below).
+//! 2. Run synth (`cargo run -p synth -- --env prod`): the model checks itself (dangling
+//!    references, limits, timeouts, runtime configuration) and writes `out/<env>/`.
+//! 3. Review the diff of `out/` and `snapshots/` in the pull request; CI runs the ecosystem's
+//!    validators on every file and the seam check on the joints.
+//! 4. Deploy (`aws cloudformation deploy`, README "How the parts fit" for the order).
+//!
 //! # Example: another team's stack on the platform's key
 //!
-//! ```
-//! use platform_model::cfn::{Output, Template};
-//! use platform_model::platform::data_layer;
-//! use platform_model::aws::sqs::DeadLetterQueue;
-//! use platform_model::aws::Tags;
-//! use platform_model::settings::{Environment, Settings};
+//! A team's stack reads the platform's values through the pipeline stack's exports
+//! (`<stack>-KeyArn`, `<stack>-EventBusArn`, ...), never through a second copy of the
+//! platform's resources:
 //!
-//! let settings = Settings::embedded(Environment::Dev)?;
-//! let mut t = Template::new("payments-events", "Payments team's queue");
-//! let data = data_layer(&mut t, "", &settings);
-//! let queue = DeadLetterQueue::new(&mut t, "PaymentsFailed", "dev-payments-failed",
-//!                                  &data.key, 7, &Tags::default());
+//! ```
+//! use platform_model::cfn::{Expr, Output, Template};
+//! use platform_model::resources::sqs::Queue;
+//!
+//! let mut t = Template::new("payments-events", "Payments team's queue, on the platform's key");
+//! let queue = t.add(
+//!     "PaymentsFailed",
+//!     Queue::new()
+//!         .queue_name("payments-failed")
+//!         .kms_master_key_id(Expr::import_value("sre-pipeline-KeyArn")),
+//! );
 //! t.output("PaymentsFailedQueueArn", Output::new(queue.arn()));
 //! let json = t.render()?; // runs the self-check: references, limits, ids
-//! assert!(json.contains("\"QueueName\": \"dev-payments-failed\""));
+//! assert!(json.contains("\"Fn::ImportValue\": \"sre-pipeline-KeyArn\""));
 //! # Ok::<(), platform_model::Error>(())
 //! ```
 //!
