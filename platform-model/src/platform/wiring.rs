@@ -289,54 +289,7 @@ pub fn event_pipeline(
         .tags(tags.to_list(|k, v| security_group::Tag::new(k, v))),
         crate::cfn::Attributes::new(),
     );
-    let action_env = {
-        use runtime::runbook_action as v;
-        EnvBuilder::new(Binary::RunbookAction)
-            .set(
-                &v::EKS_CLUSTER_NAME,
-                Value::from(settings.cluster.name.as_str()),
-            )
-            .and_then(|e| {
-                e.set(
-                    &v::ALLOWED_NAMESPACES,
-                    Value::from(p.allowed_namespaces.join(",")),
-                )
-            })
-            .and_then(|e| {
-                e.set(
-                    &v::DEGRADED_MODE_PARAMETER,
-                    Value::from(data.degraded_mode.name()),
-                )
-            })
-            .and_then(|e| e.set(&v::INCIDENTS_TABLE, Value::from(data.incidents.name())))
-            .and_then(|e| {
-                e.set(
-                    &v::DRAIN_TIMEOUT_SECONDS,
-                    Value::from(p.drain_timeout_seconds.to_string()),
-                )
-            })
-            .and_then(|e| {
-                e.set(
-                    &v::DRAIN_NODE_SELECTOR,
-                    Value::from(
-                        p.drain_node_labels
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(","),
-                    ),
-                )
-            })
-            .and_then(|e| {
-                e.set(
-                    &v::MAX_CORDONED_NODES,
-                    Value::from(p.max_cordoned_nodes.to_string()),
-                )
-            })
-            .and_then(|e| e.set(&v::RUST_LOG, Value::from("info")))
-            .and_then(EnvBuilder::build)
-            .map_err(|e| runtime_error("runbook_action", &e))?
-    };
+    let action_env = action_environment(settings, data)?;
     let action = Function::new(
         t,
         "RunbookAction",
@@ -478,7 +431,110 @@ pub fn event_pipeline(
         ],
     );
 
-    // The webhook API. API Gateway refuses a model with a keyword outside its draft 4.
+    let api = webhook_api(t, settings, &ingest, data, &tags)?;
+
+    meta_monitoring(
+        t,
+        settings,
+        data,
+        Monitored {
+            ingest: &ingest,
+            action: &action,
+            rules: [
+                ("Lifecycle", &lifecycle),
+                ("Notify", &notify),
+                ("Audit", &audit_rule),
+            ],
+            machine: &machine,
+            api: &api,
+        },
+    );
+    let public = api.public_url();
+    let wired = Wired {
+        api,
+        bus,
+        machine,
+        ingest_role: ingest_role.arn(),
+        action_role: action_role.arn(),
+        events_role: events_role.arn(),
+        machine_role: machine_role.arn(),
+        token_secret: token_secret.reference(),
+        action_role_name,
+        alertmanager_webhook_url: format!("{public}/webhook/alertmanager"),
+        datadog_webhook_url: format!("{public}/webhook/datadog"),
+        token_secret_name,
+    };
+    ingest_role.finish(t);
+    action_role.finish(t);
+    machine_role.finish(t);
+    events_role.finish(t);
+    Ok(wired)
+}
+
+/// runbook_action's environment, written through the runtime contract.
+fn action_environment(
+    settings: &Settings,
+    data: &PipelineData,
+) -> Result<std::collections::BTreeMap<String, Value<String>>, Error> {
+    let p = &settings.pipeline;
+    use runtime::runbook_action as v;
+    EnvBuilder::new(Binary::RunbookAction)
+        .set(
+            &v::EKS_CLUSTER_NAME,
+            Value::from(settings.cluster.name.as_str()),
+        )
+        .and_then(|e| {
+            e.set(
+                &v::ALLOWED_NAMESPACES,
+                Value::from(p.allowed_namespaces.join(",")),
+            )
+        })
+        .and_then(|e| {
+            e.set(
+                &v::DEGRADED_MODE_PARAMETER,
+                Value::from(data.degraded_mode.name()),
+            )
+        })
+        .and_then(|e| e.set(&v::INCIDENTS_TABLE, Value::from(data.incidents.name())))
+        .and_then(|e| {
+            e.set(
+                &v::DRAIN_TIMEOUT_SECONDS,
+                Value::from(p.drain_timeout_seconds.to_string()),
+            )
+        })
+        .and_then(|e| {
+            e.set(
+                &v::DRAIN_NODE_SELECTOR,
+                Value::from(
+                    p.drain_node_labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            )
+        })
+        .and_then(|e| {
+            e.set(
+                &v::MAX_CORDONED_NODES,
+                Value::from(p.max_cordoned_nodes.to_string()),
+            )
+        })
+        .and_then(|e| e.set(&v::RUST_LOG, Value::from("info")))
+        .and_then(EnvBuilder::build)
+        .map_err(|e| runtime_error("runbook_action", &e))
+}
+
+/// The webhook API in front of alert_ingest: one validated route per sender, its custom
+/// domain, stage throttling. API Gateway refuses a model with a keyword outside its draft 4.
+fn webhook_api(
+    t: &mut Template,
+    settings: &Settings,
+    ingest: &Function,
+    data: &PipelineData,
+    tags: &Tags,
+) -> Result<WebhookApi, Error> {
+    let p = &settings.pipeline;
     let routes = vec![
         Route {
             path: vec!["webhook".into(), "alertmanager".into()],
@@ -500,7 +556,7 @@ pub fn event_pipeline(
             });
         }
     }
-    let api = WebhookApi::new(
+    Ok(WebhookApi::new(
         t,
         "Webhook",
         WebhookApiProps {
@@ -517,11 +573,31 @@ pub fn event_pipeline(
             routes,
             tags: tags.clone(),
         },
-        &ingest,
+        ingest,
         &data.key,
-    );
+    ))
+}
 
-    // Meta-monitoring.
+/// What the meta-monitoring watches.
+struct Monitored<'a> {
+    ingest: &'a Function,
+    action: &'a Function,
+    rules: [(&'static str, &'a Rule); 3],
+    machine: &'a StateMachine,
+    api: &'a WebhookApi,
+}
+
+/// Meta-monitoring: the alarms that say the loop itself is broken (every one notifies the
+/// topic, and pages when it goes into ALARM), and the platform dashboard.
+#[allow(clippy::too_many_lines)]
+fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m: Monitored<'_>) {
+    let Monitored {
+        ingest,
+        action,
+        rules,
+        machine,
+        api,
+    } = m;
     let lambda_metric = |f: &Function, name: &str| {
         Metric::new(
             "AWS/Lambda",
@@ -534,16 +610,12 @@ pub fn event_pipeline(
         "IngestErrorRate",
         &settings.name("sre-ingest-error-rate"),
         "alert_ingest fails more than 1% of invocations: webhooks may be lost upstream",
-        &lambda_metric(&ingest, "Errors"),
-        &lambda_metric(&ingest, "Invocations"),
+        &lambda_metric(ingest, "Errors"),
+        &lambda_metric(ingest, "Invocations"),
         1.0,
         &data.notifications,
     );
-    for (id, rule) in [
-        ("Lifecycle", &lifecycle),
-        ("Notify", &notify),
-        ("Audit", &audit_rule),
-    ] {
+    for (id, rule) in rules {
         metric_alarm(
             t,
             &format!("{id}FailedInvocations"),
@@ -567,7 +639,7 @@ pub fn event_pipeline(
         "RunbookActionFailures",
         &settings.name("sre-runbook-action-failures"),
         "runbook_action failed 3 times in 10 minutes",
-        &lambda_metric(&action, "Errors"),
+        &lambda_metric(action, "Errors"),
         Statistic::Sum,
         600,
         1,
@@ -720,29 +792,8 @@ pub fn event_pipeline(
         t,
         "Platform",
         &settings.name("sre-platform"),
-        dashboard_widgets(&ingest, &action, &machine),
+        dashboard_widgets(ingest, action, machine),
     );
-
-    let public = api.public_url();
-    let wired = Wired {
-        api,
-        bus,
-        machine,
-        ingest_role: ingest_role.arn(),
-        action_role: action_role.arn(),
-        events_role: events_role.arn(),
-        machine_role: machine_role.arn(),
-        token_secret: token_secret.reference(),
-        action_role_name,
-        alertmanager_webhook_url: format!("{public}/webhook/alertmanager"),
-        datadog_webhook_url: format!("{public}/webhook/datadog"),
-        token_secret_name,
-    };
-    ingest_role.finish(t);
-    action_role.finish(t);
-    machine_role.finish(t);
-    events_role.finish(t);
-    Ok(wired)
 }
 
 fn runtime_error(function: &str, e: &runtime::RuntimeError) -> Error {
