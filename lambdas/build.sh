@@ -14,8 +14,8 @@
 # variables its template gives the function (lambdas/smoke/run.py; arm64 under qemu-user,
 # installed with apt-get when missing).
 #
-# A Rust target that is missing is added with rustup; if that fails the build stops (exit 1):
-# it never falls back to another architecture. cargo-zigbuild links against glibc 2.34 with the
+# A Rust target that is missing is added with rustup; if that fails the build stops (exit 3,
+# "target unavailable"): it never falls back to another architecture. cargo-zigbuild links against glibc 2.34 with the
 # host's Rust standard library; zig and cargo-zigbuild come from PyPI
 # (lambdas/build-requirements.txt) into .tools/lambda-venv. Profile `lambda` (root Cargo.toml):
 # opt-level s, fat LTO, one codegen unit, panic=abort, stripped.
@@ -65,7 +65,7 @@ for arch in $(cut -f1 <<<"$plan" | sort -u); do
     if ! rustup target add "$rust_target"; then
       echo "error: could not add the Rust target $rust_target; the $arch functions ($(echo $functions)) cannot be built." >&2
       echo "error: not building them for another architecture: Lambda would fail to start them (exec format error)." >&2
-      exit 1
+      exit 3
     fi
   fi
   bins=()
