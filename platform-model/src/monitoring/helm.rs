@@ -179,7 +179,7 @@ pub fn external_dns(settings: &Settings) -> HelmValues {
     }
 }
 
-/// cert-manager (DNS-01 through Route 53 with its IRSA role).
+/// cert-manager (DNS-01 through Route 53; its role is bound by Pod Identity).
 pub fn cert_manager() -> HelmValues {
     HelmValues {
         release: "cert-manager".to_owned(),
