@@ -118,7 +118,6 @@ fn main() {
             ("EKS_CLUSTER_ENDPOINT", "https://127.0.0.1:1"),
             ("INCIDENTS_TABLE", "sre-incidents"),
             ("ALLOWED_NAMESPACES", "apps"),
-            ("DEGRADED_MODE_PARAMETER", "/checkout/degraded_mode"),
             ("DRAIN_TIMEOUT_SECONDS", "45"),
             ("DRAIN_NODE_SELECTOR", "sre.platform/drainable=true"),
             ("MAX_CORDONED_NODES", "1"),

@@ -150,7 +150,7 @@ SCENARIOS = {
     "runbook_action": {
         "env": {"EKS_CLUSTER_NAME": "sre-smoke", "EKS_CLUSTER_ENDPOINT": "https://127.0.0.1:1",
                 "INCIDENTS_TABLE": "sre-smoke-incidents", "ALLOWED_NAMESPACES": "apps",
-                "DEGRADED_MODE_PARAMETER": "/checkout/degraded_mode", "DRAIN_TIMEOUT_SECONDS": "45",
+                "DRAIN_TIMEOUT_SECONDS": "45",
                 "DRAIN_NODE_SELECTOR": "eks.amazonaws.com/nodegroup=smoke", "MAX_CORDONED_NODES": "1"},
         "invocations": [
             ("dry-run restart_deployment -> outcome dry_run",

@@ -70,6 +70,8 @@ pub mod k8s;
 pub mod monitoring;
 #[cfg(feature = "platform")]
 pub mod platform;
+#[cfg(feature = "platform")]
+pub mod service;
 pub mod settings;
 pub mod yaml;
 

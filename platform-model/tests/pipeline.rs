@@ -13,7 +13,13 @@ use serde_json::{Value, json};
 
 fn stack(env: Environment) -> (Template, Value) {
     let settings = Settings::embedded(env).unwrap();
-    let t = pipeline_stack(&settings, &assets()).unwrap().template;
+    let t = pipeline_stack(
+        &settings,
+        &[platform_model::platform::checkout(&settings).unwrap()],
+        &assets(),
+    )
+    .unwrap()
+    .template;
     let json = t.to_json().unwrap();
     (t, json)
 }
@@ -249,7 +255,13 @@ fn every_taggable_resource_carries_the_environment_tags() {
 #[test]
 fn a_reference_to_a_resource_of_another_template_fails_naming_both() {
     let settings = Settings::embedded(Environment::Prod).unwrap();
-    let data = pipeline_stack(&settings, &assets()).unwrap().data;
+    let data = pipeline_stack(
+        &settings,
+        &[platform_model::platform::checkout(&settings).unwrap()],
+        &assets(),
+    )
+    .unwrap()
+    .data;
     // A handle from the pipeline stack used in a template that does not hold that resource.
     let mut other = Template::new("consumer", "Uses a key it does not hold");
     other.add("Buffer", Queue::new().kms_master_key_id(data.key.arn()));

@@ -24,17 +24,23 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use platform_model::k8s::admission::ReplicaBounds;
 use platform_model::k8s::admission::{self, POLICY, RESTARTED_AT};
 use platform_model::k8s::rbac::REMEDIATION_GROUP;
-use platform_model::k8s::workload::{CheckoutRuntime, checkout_manifest};
-use platform_model::monitoring::APPS_NAMESPACE;
+use platform_model::k8s::workload;
 use platform_model::monitoring::helm::MONITORING_NAMESPACE;
 use platform_model::platform::{self, Artifact, ArtifactKind};
+use platform_model::platform::{APPS_NAMESPACE, checkout};
 use platform_model::settings::{Environment, Settings};
 use serde_json::{Value, json};
 
 const PIP: &str =
     "python3 -m venv .tools/venv && .tools/venv/bin/pip install -r .ci/requirements.txt";
+
+/// Replica bounds with checkout's Deployment at `max`.
+fn bounds(max: u32) -> ReplicaBounds {
+    ReplicaBounds::from([(format!("{APPS_NAMESPACE}/checkout"), max)])
+}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -105,12 +111,14 @@ fn every_environment_gets_the_policy_bound_to_its_autoscaler_maximum() {
         let a = file(&all, "k8s/admission.yaml");
         assert_eq!(a.kind, ArtifactKind::KubernetesYaml);
         let docs = documents(&a.contents);
-        let expected = admission::manifest(settings.checkout.max_replicas).unwrap();
+        let expected =
+            admission::manifest(&admission::replica_bounds(&[checkout(&settings).unwrap()]))
+                .unwrap();
         assert_eq!(docs, expected.objects(), "{env}");
         assert_eq!(docs[0]["kind"], "ValidatingAdmissionPolicy");
         assert_eq!(docs[1]["kind"], "ValidatingAdmissionPolicyBinding");
         assert_eq!(docs[1]["spec"]["policyName"], POLICY);
-        let bound = format!("above {}", settings.checkout.max_replicas);
+        let bound = format!("(apps/checkout: {})", settings.checkout.max_replicas);
         assert!(a.contents.contains(&bound), "{env}: {bound}");
         // The bound is the autoscaler's own maximum.
         let checkout = documents(&file(&all, "k8s/checkout.yaml").contents);
@@ -404,10 +412,7 @@ struct Stored {
 }
 
 fn objects(settings: &Settings) -> Stored {
-    let runtime = CheckoutRuntime {
-        degraded_mode_parameter: "/checkout/degraded_mode".into(),
-    };
-    let m = checkout_manifest(settings, &runtime).unwrap();
+    let m = workload::manifest(&checkout(settings).unwrap()).unwrap();
     let of = |kind: &str| {
         m.objects()
             .iter()
@@ -519,7 +524,7 @@ fn the_patches_are_still_the_ones_runbook_action_sends() {
 /// maximum 6 (`{"spec":{"minReplicas":6}}`), a restart, a cordon; under a policy bound of 8.
 #[test]
 fn the_recorded_requests_are_admitted() {
-    let policy = serde_json::to_value(admission::policy(8).unwrap()).unwrap();
+    let policy = serde_json::to_value(admission::policy(&bounds(8)).unwrap()).unwrap();
     let settings = Settings::embedded(Environment::Prod).unwrap();
     let s = objects(&settings);
     let mut scale = s.scale.clone();
@@ -574,6 +579,9 @@ fn environment_cases(settings: &Settings) -> Vec<Case> {
     let s = objects(settings);
     let (d, h, sc, n) = (&s.deployment, &s.hpa, &s.scale, &s.node);
     let refused = |text: &str| Some(text.to_owned());
+    // Another Deployment in the namespace: no service declares it, so its bound is 0.
+    let mut undeclared = d.clone();
+    undeclared["metadata"]["name"] = json!("undeclared");
     // A Deployment restarted before: the annotation is there and changes.
     let restarted = patched(d, &restart_patch("2026-11-27T19:00:00Z"));
     let mut cases = vec![
@@ -684,7 +692,16 @@ fn environment_cases(settings: &Settings) -> Vec<Case> {
             DEPLOYMENTS,
             d,
             patched(d, &json!({"spec": {"replicas": max + 1}})),
-            refused(&format!("spec.replicas above {max}")),
+            refused(&format!(
+                "spec.replicas above its service's max_replicas (apps/checkout: {max})"
+            )),
+        ),
+        update(
+            "replicas raised on a Deployment no service declares",
+            DEPLOYMENTS,
+            &undeclared,
+            patched(&undeclared, &json!({"spec": {"replicas": min + 1}})),
+            refused("may not raise a Deployment's spec.replicas above"),
         ),
         update(
             "Deployment strategy",
@@ -757,7 +774,9 @@ fn environment_cases(settings: &Settings) -> Vec<Case> {
             SCALE,
             sc,
             patched(sc, &scale_patch(max + 1)),
-            refused(&format!("deployments/scale above {max}")),
+            refused(&format!(
+                "deployments/scale above its service's max_replicas (apps/checkout: {max})"
+            )),
         ),
         update(
             "autoscaler maximum lowered",
@@ -918,7 +937,7 @@ fn an_expression_that_does_not_compile_fails_the_evaluator() {
         "quantity(object.spec.replicas) > 1",
         "object.spec.replicas",
     ] {
-        let mut policy = serde_json::to_value(admission::policy(3).unwrap()).unwrap();
+        let mut policy = serde_json::to_value(admission::policy(&bounds(3)).unwrap()).unwrap();
         policy["spec"]["validations"][1]["expression"] = json!(broken);
         let input = dir.path().join("cases.json");
         std::fs::write(

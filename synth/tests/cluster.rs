@@ -448,11 +448,12 @@ fn remediation_rbac_is_narrow() {
 #[test]
 fn every_alert_carries_severity_and_its_runbook_labels() {
     use platform_model::contract::runbook::Action;
-    use platform_model::monitoring::{catalog, parse_target_label, rule_sets};
+    use platform_model::monitoring::{catalog, parse_target_label};
     for env in Environment::ALL {
         let settings = Settings::embedded(env).unwrap();
-        let entries = catalog(&settings).unwrap();
-        for set in rule_sets(&settings).unwrap() {
+        let checkout = platform_model::platform::checkout(&settings).unwrap();
+        let entries = catalog(std::slice::from_ref(&checkout)).unwrap();
+        for set in checkout.rule_sets().unwrap() {
             for group in &set.groups {
                 for rule in group.rules.as_ref().unwrap() {
                     let Some(name) = &rule.alert else { continue };

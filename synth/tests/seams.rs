@@ -494,9 +494,63 @@ fn degraded_mode_reaches_the_service() {
                 env.name
             )
         });
-        // runbook_action writes the same parameter, which the pipeline stack makes.
-        let written = literal(&env.lambda_env(Binary::RunbookAction)["DEGRADED_MODE_PARAMETER"]);
-        assert_eq!(Some(read.clone()), written, "{}", env.name);
+        // The runbook passes the same parameter when it runs enable_degraded_mode on this
+        // Deployment (the request's degraded_mode_parameter), runbook_action's role may write
+        // it, and the pipeline stack makes it.
+        let (ns, name) = (
+            d["metadata"]["namespace"].as_str().unwrap(),
+            d["metadata"]["name"].as_str().unwrap(),
+        );
+        let states = env.of_type("AWS::StepFunctions::StateMachine")[0].1["Properties"]
+            ["Definition"]["States"]
+            .clone();
+        let chooser = &states["ChooseEnableDegradedModeTarget"];
+        let prepare = chooser["Choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                let conds = c["And"].as_array().cloned().unwrap_or_default();
+                conds.iter().any(|x| {
+                    x["Variable"] == "$.detail.runbook.target.namespace" && x["StringEquals"] == ns
+                }) && conds.iter().any(|x| {
+                    x["Variable"] == "$.detail.runbook.target.name" && x["StringEquals"] == name
+                })
+            })
+            .and_then(|c| c["Next"].as_str())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: the runbook has no degraded-mode branch for {ns}/{name}",
+                    env.name
+                )
+            });
+        let written = states[prepare]["Parameters"]["degraded_mode_parameter"].as_str();
+        assert_eq!(Some(read.as_str()), written, "{}", env.name);
+        let (action_id, _) = env.function(Binary::RunbookAction);
+        let action_role = env.resources()[&action_id]["Properties"]["Role"].clone();
+        let role_id = target_of(&action_role).unwrap();
+        let role = &env.resources()[&role_id];
+        let may_write = role["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| {
+                p["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .any(|st| {
+                actions(&st).contains(&"ssm:PutParameter".to_owned())
+                    && serde_json::to_string(&st["Resource"])
+                        .unwrap()
+                        .contains(&format!(":parameter{read}"))
+            });
+        assert!(
+            may_write,
+            "{}: runbook_action's role cannot write {read}",
+            env.name
+        );
         assert!(
             env.of_type("AWS::SSM::Parameter")
                 .iter()

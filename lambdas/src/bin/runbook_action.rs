@@ -40,7 +40,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ssm: aws_sdk_ssm::Client::new(&config),
         dynamodb: aws_sdk_dynamodb::Client::new(&config),
         guards: settings.guards.clone(),
-        degraded_mode_parameter: settings.degraded_mode_parameter.clone(),
         drain_timeout: settings.drain_timeout,
         drain_interval: Duration::from_secs(5),
     };

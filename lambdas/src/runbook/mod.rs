@@ -239,8 +239,6 @@ pub struct Settings {
     /// `ALLOWED_NAMESPACES`, `RATE_LIMIT_SECONDS`, `INCIDENTS_TABLE`, `DRAIN_NODE_SELECTOR`,
     /// `MAX_CORDONED_NODES`.
     pub guards: Guards,
-    /// `DEGRADED_MODE_PARAMETER`.
-    pub degraded_mode_parameter: String,
     /// `DRAIN_TIMEOUT_SECONDS`.
     pub drain_timeout: Duration,
     /// `RUST_LOG`.
@@ -271,7 +269,6 @@ impl Settings {
                     }
                 })?,
             },
-            degraded_mode_parameter: env.required(&vars::DEGRADED_MODE_PARAMETER)?,
             drain_timeout: env.seconds(&vars::DRAIN_TIMEOUT_SECONDS)?,
             log_filter: env
                 .optional(&vars::RUST_LOG)
@@ -292,8 +289,6 @@ pub struct Runbook {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// Guards.
     pub guards: Guards,
-    /// The degraded-mode parameter.
-    pub degraded_mode_parameter: String,
     /// How long `drain_node` keeps evicting.
     pub drain_timeout: Duration,
     /// Pause between eviction rounds.
@@ -337,6 +332,23 @@ fn validate(request: &ActionRequest) -> Result<(), ActionError> {
         match request.max_replicas {
             None => return Err(bad("max_replicas", "required for scale_deployment".into())),
             Some(0) => return Err(bad("max_replicas", "must be at least 1".into())),
+            Some(_) => {}
+        }
+    }
+    if request.action == Action::EnableDegradedMode {
+        match request.degraded_mode_parameter.as_deref() {
+            None => {
+                return Err(bad(
+                    "degraded_mode_parameter",
+                    "required for enable_degraded_mode".into(),
+                ));
+            }
+            Some(p) if !p.starts_with('/') || p.contains(char::is_whitespace) => {
+                return Err(bad(
+                    "degraded_mode_parameter",
+                    format!("{p:?} is not an SSM parameter path"),
+                ));
+            }
             Some(_) => {}
         }
     }
@@ -411,7 +423,7 @@ pub async fn handle(
     let (outcome, message) = match request.action {
         Action::ScaleDeployment => scale(runbook, &request).await?,
         Action::RestartDeployment => restart(runbook, &request.target).await?,
-        Action::EnableDegradedMode => degraded_mode(runbook).await?,
+        Action::EnableDegradedMode => degraded_mode(runbook, &request).await?,
         Action::DrainNode => drain(runbook, &request.target.name).await?,
     };
     mark_done(runbook, &request, &target, outcome).await;
@@ -716,11 +728,19 @@ async fn restart(runbook: &Runbook, target: &Target) -> Result<(Outcome, String)
 
 /// Sets the degraded-mode flag. No restart: the service re-reads the flag while serving (its
 /// `DEGRADED_MODE_REFRESH_SECONDS`), and restarting every pod during an incident adds risk.
-async fn degraded_mode(runbook: &Runbook) -> Result<(Outcome, String), ActionError> {
+async fn degraded_mode(
+    runbook: &Runbook,
+    request: &ActionRequest,
+) -> Result<(Outcome, String), ActionError> {
+    // validate() refused a request without one.
+    let parameter = request
+        .degraded_mode_parameter
+        .as_deref()
+        .unwrap_or_default();
     runbook
         .ssm
         .put_parameter()
-        .name(&runbook.degraded_mode_parameter)
+        .name(parameter)
         .value("true")
         .overwrite(true)
         .send()
@@ -732,7 +752,7 @@ async fn degraded_mode(runbook: &Runbook) -> Result<(Outcome, String), ActionErr
                     || s.is_unsupported_parameter_type()
             });
             ActionError::Aws {
-                what: format!("PutParameter {}", runbook.degraded_mode_parameter),
+                what: format!("PutParameter {parameter}"),
                 message: aws_sdk_ssm::error::DisplayErrorContext(&e).to_string(),
                 retryable,
             }
@@ -740,8 +760,7 @@ async fn degraded_mode(runbook: &Runbook) -> Result<(Outcome, String), ActionErr
     Ok((
         Outcome::Applied,
         format!(
-            "set {} to \"true\"; the pods follow it within their refresh interval (no restart)",
-            runbook.degraded_mode_parameter
+            "set {parameter} to \"true\"; the pods follow it within their refresh interval (no restart)"
         ),
     ))
 }

@@ -80,7 +80,6 @@ async fn runbook(kube_url: &str) -> (Runbook, aws_config::SdkConfig) {
                 .unwrap(),
             max_cordoned_nodes: 1,
         },
-        degraded_mode_parameter: format!("/checkout/{}", unique("degraded_mode")),
         drain_timeout: Duration::from_secs(5),
         drain_interval: Duration::from_millis(20),
     };
@@ -292,26 +291,20 @@ async fn degraded_mode_sets_the_parameter_and_restarts_nothing() {
     let kube = Listener::start(|_| (200, "{}".into())).await;
     let (runbook, config) = runbook(&kube.url).await;
     let ssm = aws_sdk_ssm::Client::new(&config);
+    // The request names the target service's own flag (the runbook passes it).
+    let parameter = format!("/checkout/{}", unique("degraded_mode"));
     ssm.put_parameter()
-        .name(&runbook.degraded_mode_parameter)
+        .name(&parameter)
         .value("false")
         .r#type(aws_sdk_ssm::types::ParameterType::String)
         .send()
         .await
         .unwrap();
-    let result = handle(
-        &runbook,
-        request("enable_degraded_mode", "apps", "checkout"),
-    )
-    .await
-    .unwrap();
+    let mut req = request("enable_degraded_mode", "apps", "checkout");
+    req["degraded_mode_parameter"] = json!(parameter);
+    let result = handle(&runbook, req).await.unwrap();
     assert_eq!(result.outcome, Outcome::Applied, "{}", result.message);
-    let value = ssm
-        .get_parameter()
-        .name(&runbook.degraded_mode_parameter)
-        .send()
-        .await
-        .unwrap();
+    let value = ssm.get_parameter().name(&parameter).send().await.unwrap();
     assert_eq!(value.parameter.unwrap().value.unwrap(), "true");
     // The service follows the flag while serving: restarting every pod mid-incident would
     // only add risk, so the action sends nothing to the Kubernetes API.

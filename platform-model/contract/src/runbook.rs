@@ -76,13 +76,18 @@ pub struct ActionRequest {
     pub action: Action,
     /// Its target.
     pub target: Target,
-    /// Upper bound of replicas for `scale_deployment` (required for that action).
+    /// Upper bound of replicas for `scale_deployment` (required for that action): the target
+    /// service's `max_replicas`, passed by the runbook from the service's declaration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replicas: Option<u32>,
     /// Replicas `scale_deployment` aims for (capped at `max_replicas`; defaults to it). The
     /// action never scales down: at or above the aim it is a no-op.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<u32>,
+    /// The SSM parameter `enable_degraded_mode` sets to `"true"` (required for that action):
+    /// the target service's own flag, passed by the runbook from the service's declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_mode_parameter: Option<String>,
     /// Report what would be done without doing it.
     #[serde(default)]
     pub dry_run: bool,

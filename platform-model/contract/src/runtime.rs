@@ -536,8 +536,6 @@ pub mod runbook_action {
         RATE_LIMIT_SECONDS = (Kind::Seconds { min: 0, max: 86_400 }, Some("600"), DEPLOY_OPTIONAL, "minimum time between actions of different incidents on one target");
         /// The table.
         INCIDENTS_TABLE = (Kind::Text, None, DEPLOY, "the incidents table (the rate-limit items live there)");
-        /// The flag.
-        DEGRADED_MODE_PARAMETER = (Kind::Text, None, DEPLOY, "the SSM parameter enable_degraded_mode sets to \"true\"");
         /// Drainable nodes.
         DRAIN_NODE_SELECTOR = (Kind::Text, None, DEPLOY, "label selector (key=value[,key=value]) a node must match for drain_node to touch it");
         /// Cordon cap.

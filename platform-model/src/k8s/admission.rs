@@ -31,7 +31,7 @@
 //! `request` from the AdmissionRequest with `omitempty`, so an empty field is absent, not "".
 //! `synth/tests/admission.rs` evaluates them on the exact patches runbook_action sends.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::admissionregistration::v1::{
     MatchCondition, MatchResources, NamedRuleWithOperations, ValidatingAdmissionPolicy,
@@ -43,6 +43,7 @@ use super::rbac::{self, REMEDIATION_GROUP};
 use super::{Manifest, meta};
 use crate::Error;
 use crate::contract::runbook::Action;
+use crate::service::Service;
 
 /// The policy's and the binding's name.
 pub const POLICY: &str = "sre-remediation-limits";
@@ -177,10 +178,43 @@ fn who() -> String {
     format!("group {REMEDIATION_GROUP}")
 }
 
-/// The validations, in the order the API server evaluates them. `max_replicas` bounds every
-/// replica count the group may set.
-pub fn validations(max_replicas: u32) -> Vec<Validation> {
+/// The most replicas the group may set on each Deployment, by `namespace/name`: the
+/// `max_replicas` of every service that allows `scale_deployment`. A Deployment not listed has
+/// bound 0: the group cannot raise its replicas at all.
+pub type ReplicaBounds = BTreeMap<String, u32>;
+
+/// The bounds of `services` ([`ReplicaBounds`]).
+pub fn replica_bounds(services: &[Service]) -> ReplicaBounds {
+    services
+        .iter()
+        .filter_map(|s| {
+            let bound = s.bounds(Action::ScaleDeployment)?.max_replicas?;
+            Some((format!("{}/{}", s.namespace(), s.name()), bound))
+        })
+        .collect()
+}
+
+/// The bounds as a CEL map literal.
+fn bounds_literal(bounds: &ReplicaBounds) -> String {
+    let entries: Vec<String> = bounds.iter().map(|(k, v)| format!("'{k}': {v}")).collect();
+    format!("{{{}}}", entries.join(", "))
+}
+
+/// How the bounds read in a message.
+fn bounds_text(bounds: &ReplicaBounds) -> String {
+    if bounds.is_empty() {
+        "0 (no service allows scale_deployment)".to_owned()
+    } else {
+        let entries: Vec<String> = bounds.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        format!("its service's max_replicas ({})", entries.join(", "))
+    }
+}
+
+/// The validations, in the order the API server evaluates them. `bounds` bounds every replica
+/// count the group may set, per Deployment.
+pub fn validations(bounds: &ReplicaBounds) -> Vec<Validation> {
     let who = who();
+    let bound = bounds_text(bounds);
     let mut v = vec![Validation {
         expression: "request.operation == 'UPDATE'".to_owned(),
         message: Some(format!(
@@ -251,8 +285,8 @@ pub fn validations(max_replicas: u32) -> Vec<Validation> {
     ));
     v.push(on(
         "Deployment",
-        &format!("{new} == {old} || {new} <= {max_replicas}"),
-        format!("{who} may not raise a Deployment's spec.replicas above {max_replicas}"),
+        &format!("{new} == {old} || {new} <= variables.maxReplicas"),
+        format!("{who} may not raise a Deployment's spec.replicas above {bound}"),
     ));
 
     // Scale (deployments/scale): more replicas, up to the bound. `replicas` is omitted at 0.
@@ -267,8 +301,8 @@ pub fn validations(max_replicas: u32) -> Vec<Validation> {
     ));
     v.push(on(
         "Scale",
-        &format!("{new} == {old} || {new} <= {max_replicas}"),
-        format!("{who} may not raise spec.replicas of deployments/scale above {max_replicas}"),
+        &format!("{new} == {old} || {new} <= variables.maxReplicas"),
+        format!("{who} may not raise spec.replicas of deployments/scale above {bound}"),
     ));
 
     // HorizontalPodAutoscaler: a higher minimum, within its own maximum and the bound.
@@ -291,10 +325,10 @@ pub fn validations(max_replicas: u32) -> Vec<Validation> {
     v.push(on(
         "HorizontalPodAutoscaler",
         &format!(
-            "{new} == {old} || ({new} <= object.spec.maxReplicas && {new} <= {max_replicas})"
+            "{new} == {old} || ({new} <= object.spec.maxReplicas && {new} <= variables.maxReplicas)"
         ),
         format!(
-            "{who} may not raise a HorizontalPodAutoscaler's spec.minReplicas above its spec.maxReplicas or {max_replicas}"
+            "{who} may not raise a HorizontalPodAutoscaler's spec.minReplicas above its spec.maxReplicas or {bound}"
         ),
     ));
 
@@ -315,8 +349,10 @@ pub fn validations(max_replicas: u32) -> Vec<Validation> {
 }
 
 /// The pod template annotations before and after, `{}` when absent (evaluated only when a
-/// Deployment validation refers to them).
-fn variables() -> Vec<Variable> {
+/// Deployment validation refers to them); the Deployment a request is about
+/// (`namespace/name`; an autoscaler's is its scale target) and its replica bound (evaluated
+/// only by the Deployment, Scale and autoscaler validations).
+fn variables(bounds: &ReplicaBounds) -> Vec<Variable> {
     let annotations = |root: &str| {
         format!(
             "has({root}.spec.template.metadata) && has({root}.spec.template.metadata.annotations) ? {root}.spec.template.metadata.annotations : {{}}"
@@ -330,6 +366,17 @@ fn variables() -> Vec<Variable> {
         Variable {
             name: "oldTemplateAnnotations".to_owned(),
             expression: annotations("oldObject"),
+        },
+        Variable {
+            name: "target".to_owned(),
+            expression: "request.namespace + '/' + (request.kind.kind == 'HorizontalPodAutoscaler' ? object.spec.scaleTargetRef.name : request.name)".to_owned(),
+        },
+        Variable {
+            name: "maxReplicas".to_owned(),
+            expression: format!(
+                "variables.target in {m} ? {m}[variables.target] : 0",
+                m = bounds_literal(bounds)
+            ),
         },
     ]
 }
@@ -366,7 +413,7 @@ pub fn matched() -> Result<Vec<Guarded>, Error> {
 
 /// The policy: applies to create, update and delete of the patched resources by
 /// [`REMEDIATION_GROUP`], and fails closed.
-pub fn policy(max_replicas: u32) -> Result<ValidatingAdmissionPolicy, Error> {
+pub fn policy(bounds: &ReplicaBounds) -> Result<ValidatingAdmissionPolicy, Error> {
     let rules = matched()?
         .into_iter()
         .map(|g| NamedRuleWithOperations {
@@ -393,8 +440,8 @@ pub fn policy(max_replicas: u32) -> Result<ValidatingAdmissionPolicy, Error> {
                     "has(request.userInfo.groups) && '{REMEDIATION_GROUP}' in request.userInfo.groups"
                 ),
             }]),
-            variables: Some(variables()),
-            validations: Some(validations(max_replicas)),
+            variables: Some(variables(bounds)),
+            validations: Some(validations(bounds)),
             ..Default::default()
         }),
         status: None,
@@ -413,12 +460,12 @@ pub fn binding() -> ValidatingAdmissionPolicyBinding {
     }
 }
 
-/// The policy and its binding; `max_replicas` bounds the replicas and autoscaler minimum the
-/// remediation group may set (the platform passes `checkout.max_replicas`, the autoscaler's
-/// maximum).
-pub fn manifest(max_replicas: u32) -> Result<Manifest, Error> {
+/// The policy and its binding; `bounds` bound the replicas and autoscaler minimum the
+/// remediation group may set on each Deployment ([`replica_bounds`] of the platform's
+/// services: each one's autoscaler maximum).
+pub fn manifest(bounds: &ReplicaBounds) -> Result<Manifest, Error> {
     let mut m = Manifest::new("k8s/admission.yaml");
-    m.push(&policy(max_replicas)?)?;
+    m.push(&policy(bounds)?)?;
     m.push(&binding())?;
     Ok(m)
 }
@@ -525,7 +572,7 @@ mod tests {
 
     #[test]
     fn every_patched_resource_is_matched_and_nothing_else() {
-        let p = policy(10).unwrap();
+        let p = policy(&ReplicaBounds::from([("apps/checkout".into(), 10)])).unwrap();
         let rules = p
             .spec
             .unwrap()
@@ -564,14 +611,20 @@ mod tests {
 
     #[test]
     fn messages_are_distinct_and_name_the_bound() {
-        let v = validations(7);
+        let v = validations(&ReplicaBounds::from([("apps/checkout".into(), 7)]));
         let messages: BTreeSet<&str> = v.iter().map(|v| v.message.as_deref().unwrap()).collect();
         assert_eq!(
             messages.len(),
             v.len(),
             "each refusal says which check refused"
         );
-        assert!(messages.iter().filter(|m| m.contains("above 7")).count() >= 2);
+        assert!(
+            messages
+                .iter()
+                .filter(|m| m.contains("max_replicas (apps/checkout: 7)"))
+                .count()
+                >= 3
+        );
         for m in messages {
             assert!(m.contains(REMEDIATION_GROUP), "{m}");
         }
@@ -579,7 +632,7 @@ mod tests {
 
     #[test]
     fn the_policy_fails_closed_and_the_binding_denies() {
-        let spec = policy(3).unwrap().spec.unwrap();
+        let spec = policy(&ReplicaBounds::new()).unwrap().spec.unwrap();
         assert_eq!(spec.failure_policy.as_deref(), Some("Fail"));
         let condition = &spec.match_conditions.unwrap()[0].expression;
         assert!(condition.contains(REMEDIATION_GROUP), "{condition}");

@@ -1,6 +1,6 @@
 //! The service accounts whose pods get an IAM role through EKS Pod Identity. Each constant is
 //! the one owner of its namespace and name: the cluster access stack's association is made from
-//! it (`platform::identity`), and the Helm values and the checkout ServiceAccount read it.
+//! it (`platform::identity`), and the Helm values read it.
 
 /// A service account whose pods get an IAM role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,12 +13,6 @@ pub struct WorkloadIdentity {
     pub service_account: &'static str,
 }
 
-/// The checkout pods: read the degraded-mode parameter.
-pub const CHECKOUT: WorkloadIdentity = WorkloadIdentity {
-    id: "CheckoutPods",
-    namespace: crate::monitoring::APPS_NAMESPACE,
-    service_account: crate::monitoring::CHECKOUT,
-};
 /// The AWS Load Balancer Controller.
 pub const AWS_LOAD_BALANCER_CONTROLLER: WorkloadIdentity = WorkloadIdentity {
     id: "AwsLoadBalancerController",
@@ -38,10 +32,7 @@ pub const CERT_MANAGER: WorkloadIdentity = WorkloadIdentity {
     service_account: "cert-manager",
 };
 
-/// Every workload identity.
-pub const ALL: [WorkloadIdentity; 4] = [
-    CHECKOUT,
-    AWS_LOAD_BALANCER_CONTROLLER,
-    EXTERNAL_DNS,
-    CERT_MANAGER,
-];
+/// The platform's add-ons with an IAM role (a service's pods get theirs from its
+/// [`crate::service::Service`]: `<Name>Pods`, its own service account).
+pub const ADDONS: [WorkloadIdentity; 3] =
+    [AWS_LOAD_BALANCER_CONTROLLER, EXTERNAL_DNS, CERT_MANAGER];

@@ -1,10 +1,12 @@
 //! Kubernetes objects through `k8s-openapi`, and the Prometheus operator's custom resources
 //! (`ServiceMonitor`, `PrometheusRule`) through `kcr_monitoring_coreos_com`.
 //!
-//! - [`workload`]: the checkout service in namespace `apps` (Deployment, Service, Ingress for
-//!   the AWS Load Balancer Controller, HPA, PDB, NetworkPolicy, ServiceAccount),
-//!   and its ServiceMonitor and PrometheusRules;
-//! - [`rbac`]: what the runbook may do in the cluster, bound to one Kubernetes group;
+//! - [`workload`]: a service's objects (Deployment, Service, Ingress for the AWS Load Balancer
+//!   Controller, HPA, PDB, NetworkPolicy, ServiceAccount), and its ServiceMonitor and
+//!   PrometheusRules, from its [`crate::service::Service`] value;
+//! - [`rbac`]: what the runbook may do in the cluster (a Role per namespace of the services'
+//!   actions), bound to one Kubernetes group;
+//! - [`admission`]: what that group may change, enforced by the API server;
 //! - [`identity`]: the service accounts that get IAM roles through EKS Pod Identity.
 //!
 //! Objects are plain typed values; [`Manifest`] renders a list of them as one YAML stream.
@@ -77,6 +79,11 @@ impl Manifest {
         })?;
         self.objects.push(v);
         Ok(())
+    }
+
+    /// The manifest's name: its path below the environment's folder (`k8s/<file>.yaml`).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The objects, as JSON values.

@@ -1,16 +1,33 @@
-//! What the runbook may do in the cluster: a Role in `apps` (deployments and their scale, list
-//! pods) and the narrow cluster rights a node drain needs (get/patch nodes, list pods, create
-//! evictions), both bound to one Kubernetes group. The EKS access entry maps the runbook
+//! What the runbook may do in the cluster: one Role per namespace where some service allows a
+//! runbook action, granting exactly what those actions need ([`required_permissions`]), and the
+//! narrow cluster rights a node drain needs (get/list/patch nodes, list pods, create
+//! evictions), all bound to one Kubernetes group. The EKS access entry maps the runbook
 //! Lambda's IAM role to that group (no `aws-auth` ConfigMap).
+//!
+//! ```
+//! use platform_model::contract::runbook::Action;
+//! use platform_model::k8s::rbac;
+//! use platform_model::service::{Service, Workload};
+//!
+//! let payments = Service::new("payments", "payments", Workload::new("registry/payments:1", 2, 4))
+//!     .allow(Action::RestartDeployment);
+//! let yaml = rbac::manifest(&[payments])?.render()?;
+//! // A Role in `payments` that can restart, not scale.
+//! assert!(yaml.contains("namespace: payments"));
+//! assert!(!yaml.contains("deployments/scale"));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::{Manifest, meta};
 use crate::Error;
 use crate::contract::runbook::Action;
-use crate::monitoring::APPS_NAMESPACE;
+use crate::service::Service;
 
 /// One Kubernetes API permission: `verb` on `resource` of `api_group` ("" is the core group),
 /// in the target's namespace or cluster-wide.
@@ -92,7 +109,7 @@ pub fn grants(rules: &[PolicyRule], p: &Permission) -> bool {
 
 /// The Kubernetes group the runbook Lambda's role is mapped to.
 pub const REMEDIATION_GROUP: &str = "sre-remediation";
-/// The Role (in `apps`) and its RoleBinding.
+/// The Role (in each namespace with service actions) and its RoleBinding.
 pub const REMEDIATION_ROLE: &str = "sre-runbook-remediation";
 /// The ClusterRole for node drains and its ClusterRoleBinding.
 pub const DRAIN_CLUSTER_ROLE: &str = "sre-runbook-node-drain";
@@ -116,22 +133,46 @@ fn group_subject() -> Subject {
     }
 }
 
-/// The namespaced Role: scale, restart (patch) and read deployments; raise an autoscaler's
-/// minimum; list pods.
-pub fn remediation_role() -> Role {
-    Role {
-        metadata: meta(REMEDIATION_ROLE, APPS_NAMESPACE, []),
-        rules: Some(vec![
-            rule(&["apps"], &["deployments"], &["get", "list", "patch"]),
-            rule(&["apps"], &["deployments/scale"], &["get", "patch"]),
-            rule(
-                &["autoscaling"],
-                &["horizontalpodautoscalers"],
-                &["list", "patch"],
-            ),
-            rule(&[""], &["pods"], &["list"]),
-        ]),
+/// The namespaced Role of `actions`: the union of their namespaced permissions, one rule per
+/// resource.
+pub fn remediation_role(namespace: &str, actions: &BTreeSet<Action>) -> Role {
+    let mut by_resource: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for p in actions
+        .iter()
+        .flat_map(|a| required_permissions(*a))
+        .filter(|p| !p.cluster_wide)
+    {
+        by_resource
+            .entry((p.api_group, p.resource))
+            .or_default()
+            .insert(p.verb);
     }
+    Role {
+        metadata: meta(REMEDIATION_ROLE, namespace, []),
+        rules: Some(
+            by_resource
+                .into_iter()
+                .map(|((group, resource), verbs)| {
+                    rule(
+                        &[group],
+                        &[resource],
+                        &verbs.into_iter().collect::<Vec<_>>(),
+                    )
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The actions services allow, by namespace (namespaces with none are left out).
+pub fn actions_by_namespace(services: &[Service]) -> BTreeMap<String, BTreeSet<Action>> {
+    let mut out: BTreeMap<String, BTreeSet<Action>> = BTreeMap::new();
+    for svc in services.iter().filter(|s| !s.actions().is_empty()) {
+        out.entry(svc.namespace().to_owned())
+            .or_default()
+            .extend(svc.actions().iter().copied());
+    }
+    out
 }
 
 /// The cluster rights of a node drain: read and cordon the node (get/patch nodes), count the
@@ -149,19 +190,22 @@ pub fn drain_cluster_role() -> ClusterRole {
     }
 }
 
-/// The RBAC objects, bound to [`REMEDIATION_GROUP`].
-pub fn manifest() -> Result<Manifest, Error> {
+/// The RBAC objects, bound to [`REMEDIATION_GROUP`]: a Role and RoleBinding per namespace of
+/// [`actions_by_namespace`], and the drain ClusterRole and its binding.
+pub fn manifest(services: &[Service]) -> Result<Manifest, Error> {
     let mut m = Manifest::new("k8s/rbac.yaml");
-    m.push(&remediation_role())?;
-    m.push(&RoleBinding {
-        metadata: meta(REMEDIATION_ROLE, APPS_NAMESPACE, []),
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".to_owned(),
-            kind: "Role".to_owned(),
-            name: REMEDIATION_ROLE.to_owned(),
-        },
-        subjects: Some(vec![group_subject()]),
-    })?;
+    for (namespace, actions) in actions_by_namespace(services) {
+        m.push(&remediation_role(&namespace, &actions))?;
+        m.push(&RoleBinding {
+            metadata: meta(REMEDIATION_ROLE, &namespace, []),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".to_owned(),
+                kind: "Role".to_owned(),
+                name: REMEDIATION_ROLE.to_owned(),
+            },
+            subjects: Some(vec![group_subject()]),
+        })?;
+    }
     m.push(&drain_cluster_role())?;
     m.push(&ClusterRoleBinding {
         metadata: meta(DRAIN_CLUSTER_ROLE, "", []),
@@ -179,11 +223,20 @@ pub fn manifest() -> Result<Manifest, Error> {
 mod tests {
     use super::*;
 
+    fn all_service_actions() -> BTreeSet<Action> {
+        Action::ALL
+            .into_iter()
+            .filter(|a| *a != Action::DrainNode)
+            .collect()
+    }
+
     #[test]
     fn every_action_is_granted_what_it_needs_and_in_the_right_scope() {
-        let role = remediation_role().rules.unwrap();
         let cluster_role = drain_cluster_role().rules.unwrap();
         for action in Action::ALL {
+            let role = remediation_role("apps", &BTreeSet::from([action]))
+                .rules
+                .unwrap();
             for p in required_permissions(action) {
                 let rules = if p.cluster_wide { &cluster_role } else { &role };
                 assert!(grants(rules, &p), "{action:?} needs {p:?}");
@@ -192,25 +245,33 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_granted_that_no_action_needs() {
-        let needed: Vec<Permission> = Action::ALL
-            .into_iter()
-            .flat_map(required_permissions)
-            .collect();
-        for (rules, cluster_wide) in [
-            (remediation_role().rules.unwrap(), false),
-            (drain_cluster_role().rules.unwrap(), true),
+    fn nothing_is_granted_that_no_allowed_action_needs() {
+        for actions in [
+            all_service_actions(),
+            BTreeSet::from([Action::RestartDeployment]),
         ] {
-            for r in &rules {
-                for g in r.api_groups.as_ref().unwrap() {
-                    for res in r.resources.as_ref().unwrap() {
-                        for v in &r.verbs {
-                            let listed = needed
-                                .iter()
-                                .any(|p| p.api_group == g && p.resource == res && p.verb == v);
-                            // list on deployments is granted for the runbook's lookups by label.
-                            let lookup = !cluster_wide && res == "deployments" && v == "list";
-                            assert!(listed || lookup, "{g}/{res} {v} is granted but not needed");
+            let needed: Vec<Permission> = actions
+                .iter()
+                .copied()
+                .chain([Action::DrainNode])
+                .flat_map(required_permissions)
+                .collect();
+            for (rules, cluster_wide) in [
+                (remediation_role("apps", &actions).rules.unwrap(), false),
+                (drain_cluster_role().rules.unwrap(), true),
+            ] {
+                for r in &rules {
+                    for g in r.api_groups.as_ref().unwrap() {
+                        for res in r.resources.as_ref().unwrap() {
+                            for v in &r.verbs {
+                                let listed = needed.iter().any(|p| {
+                                    p.api_group == g
+                                        && p.resource == res
+                                        && p.verb == v
+                                        && p.cluster_wide == cluster_wide
+                                });
+                                assert!(listed, "{g}/{res} {v} is granted but not needed");
+                            }
                         }
                     }
                 }

@@ -1,4 +1,19 @@
-//! The checkout service's objects in namespace `apps`, from the environment's settings.
+//! A service's objects in its namespace, from its [`Service`] value: ServiceAccount,
+//! Deployment, Service, Ingress (when it has a public endpoint), autoscaler, disruption budget,
+//! network policy, and its ServiceMonitor and PrometheusRules. Generic: nothing here knows a
+//! particular service.
+//!
+//! ```
+//! use platform_model::k8s::workload;
+//! use platform_model::service::{Service, Workload};
+//!
+//! let svc = Service::new("payments", "payments", Workload::new("registry/payments:1.0", 2, 6));
+//! let m = workload::manifest(&svc)?;
+//! let yaml = m.render()?;
+//! assert!(yaml.contains("kind: Deployment") && yaml.contains("maxReplicas: 6"));
+//! assert!(!yaml.contains("kind: Ingress")); // no public endpoint declared
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -12,8 +27,8 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, Namespace,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, TopologySpreadConstraint,
-    Volume, VolumeMount,
+    SecurityContext, Service as ServiceObject, ServiceAccount, ServicePort, ServiceSpec,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
@@ -33,29 +48,22 @@ use kcr_monitoring_coreos_com::v1::servicemonitors::{
 
 use super::{MONITORING_SELECTOR, Manifest, meta};
 use crate::Error;
-use crate::contract::runtime::{Binary, EnvBuilder, RuntimeError, checkout as vars};
-use crate::monitoring::{APPS_NAMESPACE, CHECKOUT, RuleSet};
-use crate::settings::Settings;
+use crate::monitoring::RuleSet;
+use crate::service::Service;
 
-/// The container port (named `http`) the service listens on; `/metrics` is served there too.
-pub const CHECKOUT_PORT: i32 = 8080;
-/// The only path the Ingress routes: the service's API.
-pub const PUBLIC_PATH: &str = "/checkout";
-/// The path of the liveness and readiness probes and of the load balancer's health check.
-pub const HEALTH_PATH: &str = "/healthz";
 /// Where the EKS Pod Identity agent listens (IPv4 and IPv6 link-local addresses, port 80), per
 /// the EKS user guide ("EKS Pod Identity agent"): the pods must reach it for credentials.
 pub const POD_IDENTITY_AGENT_CIDRS: [&str; 2] = ["169.254.170.23/32", "fd00:ec2::23/128"];
 /// The user and group id the container runs as (not root, above the host's system range).
 pub const RUN_AS: i64 = 10001;
 
-fn app_labels() -> BTreeMap<String, String> {
-    BTreeMap::from([("app.kubernetes.io/name".to_owned(), CHECKOUT.to_owned())])
+fn app_labels(svc: &Service) -> BTreeMap<String, String> {
+    BTreeMap::from([("app.kubernetes.io/name".to_owned(), svc.name().to_owned())])
 }
 
-fn selector() -> LabelSelector {
+fn selector(svc: &Service) -> LabelSelector {
     LabelSelector {
-        match_labels: Some(app_labels()),
+        match_labels: Some(app_labels(svc)),
         ..Default::default()
     }
 }
@@ -64,54 +72,19 @@ fn q(s: &str) -> Quantity {
     Quantity(s.to_owned())
 }
 
-/// What the checkout pods need from outside the cluster's files: the degraded-mode parameter's
-/// name, from the construct that creates it (the pipeline stack).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckoutRuntime {
-    /// The SSM parameter holding degraded mode.
-    pub degraded_mode_parameter: String,
+fn named_meta(svc: &Service) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    meta(
+        svc.name(),
+        svc.namespace(),
+        [("app.kubernetes.io/name", svc.name())],
+    )
 }
 
-/// The container's environment, written through the runtime contract: only variables the
-/// service reads, never one it must not get (`DEGRADED_MODE` is for local runs only).
-pub fn container_env(
-    settings: &Settings,
-    runtime: &CheckoutRuntime,
-) -> Result<Vec<EnvVar>, RuntimeError> {
-    let c = &settings.checkout;
-    let env = EnvBuilder::<String>::new(Binary::Checkout)
-        .set(&vars::PORT, CHECKOUT_PORT.to_string())?
-        .set(&vars::LATENCY_MS, c.latency_ms.to_string())?
-        .set(&vars::ERROR_RATE, c.error_rate.to_string())?
-        .set(
-            &vars::DEGRADED_MODE_SSM_PARAMETER,
-            runtime.degraded_mode_parameter.clone(),
-        )?
-        .set(
-            &vars::DEGRADED_MODE_REFRESH_SECONDS,
-            c.degraded_mode_refresh_seconds.to_string(),
-        )?
-        .set(&vars::AWS_REGION, settings.region.to_string())?
-        .build()?;
-    Ok(env
-        .into_iter()
-        .map(|(name, value)| EnvVar {
-            name,
-            value: Some(value),
-            ..Default::default()
-        })
-        .collect())
-}
-
-fn named_meta(name: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-    meta(name, APPS_NAMESPACE, [("app.kubernetes.io/name", CHECKOUT)])
-}
-
-/// The namespace `apps`.
-pub fn namespace() -> Namespace {
+/// A namespace for services, enforcing the `restricted` Pod Security Standard.
+pub fn namespace(name: &str) -> Namespace {
     Namespace {
         metadata: meta(
-            APPS_NAMESPACE,
+            name,
             "",
             [("pod-security.kubernetes.io/enforce", "restricted")],
         ),
@@ -119,25 +92,34 @@ pub fn namespace() -> Namespace {
     }
 }
 
-/// The pods' ServiceAccount. Its IAM role (read of the degraded-mode parameter) is bound to it
-/// by an EKS Pod Identity association in the cluster access stack, so it carries no annotation.
-pub fn service_account() -> ServiceAccount {
+/// The pods' ServiceAccount. Its IAM role (if the service has one) is bound to it by an EKS Pod
+/// Identity association in the cluster access stack, so it carries no annotation.
+pub fn service_account(svc: &Service) -> ServiceAccount {
     ServiceAccount {
-        metadata: named_meta(CHECKOUT),
+        metadata: named_meta(svc),
         // The Pod Identity agent hands out credentials; the pods never call the Kubernetes API.
         automount_service_account_token: Some(false),
         ..Default::default()
     }
 }
 
-/// The Deployment: replicas from settings, requests and limits, probes on `/healthz`, non-root,
+/// The Deployment: the workload's replicas, requests and limits, probes on its health path, non-root,
 /// read-only root filesystem, every capability dropped, spread over zones and nodes, the chaos
-/// knobs and the degraded-mode parameter as environment variables ([`container_env`]).
-pub fn deployment(settings: &Settings, env: Vec<EnvVar>) -> Deployment {
-    let c = &settings.checkout;
+/// the workload's environment variables.
+pub fn deployment(svc: &Service) -> Deployment {
+    let w = svc.workload();
+    let env: Vec<EnvVar> = w
+        .env
+        .iter()
+        .map(|(name, value)| EnvVar {
+            name: name.clone(),
+            value: Some(value.clone()),
+            ..Default::default()
+        })
+        .collect();
     let probe = |initial: i32, period: i32, failures: i32| Probe {
         http_get: Some(HTTPGetAction {
-            path: Some(HEALTH_PATH.to_owned()),
+            path: Some(w.health_path.clone()),
             port: IntOrString::String("http".to_owned()),
             ..Default::default()
         }),
@@ -148,34 +130,34 @@ pub fn deployment(settings: &Settings, env: Vec<EnvVar>) -> Deployment {
         ..Default::default()
     };
     let spread = |key: &str, skew: i32, when: &str| TopologySpreadConstraint {
-        label_selector: Some(selector()),
+        label_selector: Some(selector(svc)),
         max_skew: skew,
         topology_key: key.to_owned(),
         when_unsatisfiable: when.to_owned(),
         ..Default::default()
     };
-    let mut pod_meta = named_meta(CHECKOUT);
+    let mut pod_meta = named_meta(svc);
     pod_meta.name = None;
     pod_meta.namespace = None;
     let container = Container {
-        name: CHECKOUT.to_owned(),
-        image: Some(c.image.clone()),
+        name: svc.name().to_owned(),
+        image: Some(w.image.clone()),
         image_pull_policy: Some("Always".to_owned()),
         ports: Some(vec![ContainerPort {
             name: Some("http".to_owned()),
-            container_port: CHECKOUT_PORT,
+            container_port: w.port,
             protocol: Some("TCP".to_owned()),
             ..Default::default()
         }]),
         env: Some(env),
         resources: Some(ResourceRequirements {
             requests: Some(BTreeMap::from([
-                ("cpu".to_owned(), q("100m")),
-                ("memory".to_owned(), q("128Mi")),
+                ("cpu".to_owned(), q(&w.requests.cpu)),
+                ("memory".to_owned(), q(&w.requests.memory)),
             ])),
             limits: Some(BTreeMap::from([
-                ("cpu".to_owned(), q("500m")),
-                ("memory".to_owned(), q("256Mi")),
+                ("cpu".to_owned(), q(&w.limits.cpu)),
+                ("memory".to_owned(), q(&w.limits.memory)),
             ])),
             ..Default::default()
         }),
@@ -205,17 +187,17 @@ pub fn deployment(settings: &Settings, env: Vec<EnvVar>) -> Deployment {
         }]),
         ..Default::default()
     };
-    let mut m = named_meta(CHECKOUT);
-    m.annotations = Some(BTreeMap::from([(
+    let mut m = named_meta(svc);
+    m.annotations = (!w.image.contains("@sha256:")).then(|| BTreeMap::from([(
         "checkov.io/skip1".to_owned(),
         "CKV_K8S_43=The image is pinned by an immutable tag of the ECR repository (tag immutability on); the digest is not known at synth time".to_owned(),
     )]));
     Deployment {
         metadata: m,
         spec: Some(DeploymentSpec {
-            replicas: Some(c.replicas as i32),
+            replicas: Some(w.replicas as i32),
             revision_history_limit: Some(5),
-            selector: selector(),
+            selector: selector(svc),
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".to_owned()),
                 rolling_update: Some(RollingUpdateDeployment {
@@ -226,7 +208,7 @@ pub fn deployment(settings: &Settings, env: Vec<EnvVar>) -> Deployment {
             template: PodTemplateSpec {
                 metadata: Some(pod_meta),
                 spec: Some(PodSpec {
-                    service_account_name: Some(CHECKOUT.to_owned()),
+                    service_account_name: Some(svc.name().to_owned()),
                     automount_service_account_token: Some(false),
                     security_context: Some(PodSecurityContext {
                         run_as_non_root: Some(true),
@@ -263,12 +245,12 @@ pub fn deployment(settings: &Settings, env: Vec<EnvVar>) -> Deployment {
 }
 
 /// The Service (port 80 to the pods' `http` port); the ServiceMonitor scrapes it.
-pub fn service() -> Service {
-    Service {
-        metadata: named_meta(CHECKOUT),
+pub fn service(svc: &Service) -> ServiceObject {
+    ServiceObject {
+        metadata: named_meta(svc),
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".to_owned()),
-            selector: Some(app_labels()),
+            selector: Some(app_labels(svc)),
             ports: Some(vec![ServicePort {
                 name: Some("http".to_owned()),
                 port: 80,
@@ -282,11 +264,12 @@ pub fn service() -> Service {
     }
 }
 
-/// The Ingress for the AWS Load Balancer Controller: an internet-facing ALB that terminates TLS
-/// with the settings' certificate, redirects HTTP to HTTPS, health-checks `/healthz`, and
-/// attaches the WAF web ACL where the settings give one.
-pub fn ingress(settings: &Settings) -> Ingress {
-    let c = &settings.checkout;
+/// The Ingress for the AWS Load Balancer Controller, when the workload has a public endpoint:
+/// an internet-facing ALB that terminates TLS with the endpoint's certificate, redirects HTTP to
+/// HTTPS, health-checks the health path, and attaches the WAF web ACL where one is given.
+pub fn ingress(svc: &Service) -> Option<Ingress> {
+    let w = svc.workload();
+    let c = w.public.as_ref()?;
     let mut annotations = BTreeMap::from([
         (
             "alb.ingress.kubernetes.io/scheme",
@@ -308,7 +291,7 @@ pub fn ingress(settings: &Settings) -> Ingress {
         ),
         (
             "alb.ingress.kubernetes.io/healthcheck-path",
-            HEALTH_PATH.to_owned(),
+            w.health_path.clone(),
         ),
         ("alb.ingress.kubernetes.io/success-codes", "200".to_owned()),
         ("external-dns.alpha.kubernetes.io/hostname", c.host.clone()),
@@ -316,14 +299,14 @@ pub fn ingress(settings: &Settings) -> Ingress {
     if let Some(acl) = &c.waf_acl_arn {
         annotations.insert("alb.ingress.kubernetes.io/wafv2-acl-arn", acl.clone());
     }
-    let mut m = named_meta(CHECKOUT);
+    let mut m = named_meta(svc);
     m.annotations = Some(
         annotations
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
     );
-    Ingress {
+    Some(Ingress {
         metadata: m,
         spec: Some(IngressSpec {
             ingress_class_name: Some("alb".to_owned()),
@@ -337,11 +320,11 @@ pub fn ingress(settings: &Settings) -> Ingress {
                     // Only the API: `/metrics`, `/readyz` and `/healthz` stay inside the cluster
                     // (the load balancer's health check reaches the pods directly).
                     paths: vec![HTTPIngressPath {
-                        path: Some(PUBLIC_PATH.to_owned()),
+                        path: Some(c.path.clone()),
                         path_type: "Prefix".to_owned(),
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {
-                                name: CHECKOUT.to_owned(),
+                                name: svc.name().to_owned(),
                                 port: Some(ServiceBackendPort {
                                     name: Some("http".to_owned()),
                                     ..Default::default()
@@ -355,21 +338,21 @@ pub fn ingress(settings: &Settings) -> Ingress {
             ..Default::default()
         }),
         ..Default::default()
-    }
+    })
 }
 
-/// The autoscaler (autoscaling/v2): from the settings' replicas to their maximum on CPU.
-pub fn autoscaler(settings: &Settings) -> HorizontalPodAutoscaler {
+/// The autoscaler (autoscaling/v2): from the workload's replicas to its maximum on CPU.
+pub fn autoscaler(svc: &Service) -> HorizontalPodAutoscaler {
     HorizontalPodAutoscaler {
-        metadata: named_meta(CHECKOUT),
+        metadata: named_meta(svc),
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some("apps/v1".to_owned()),
                 kind: "Deployment".to_owned(),
-                name: CHECKOUT.to_owned(),
+                name: svc.name().to_owned(),
             },
-            min_replicas: Some(settings.checkout.replicas as i32),
-            max_replicas: settings.checkout.max_replicas as i32,
+            min_replicas: Some(svc.workload().replicas as i32),
+            max_replicas: svc.workload().max_replicas as i32,
             metrics: Some(vec![MetricSpec {
                 type_: "Resource".to_owned(),
                 resource: Some(ResourceMetricSource {
@@ -389,12 +372,12 @@ pub fn autoscaler(settings: &Settings) -> HorizontalPodAutoscaler {
 }
 
 /// The disruption budget: at most one pod down at a time (node drains wait for it).
-pub fn disruption_budget() -> PodDisruptionBudget {
+pub fn disruption_budget(svc: &Service) -> PodDisruptionBudget {
     PodDisruptionBudget {
-        metadata: named_meta(CHECKOUT),
+        metadata: named_meta(svc),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
-            selector: Some(selector()),
+            selector: Some(selector(svc)),
             ..Default::default()
         }),
         ..Default::default()
@@ -404,16 +387,16 @@ pub fn disruption_budget() -> PodDisruptionBudget {
 /// The network policy: the pods accept traffic only on their `http` port (from the load
 /// balancer, which targets pod IPs, and from Prometheus) and reach only DNS, the Pod Identity
 /// agent (credentials) and HTTPS (SSM through the VPC endpoints).
-pub fn network_policy() -> NetworkPolicy {
+pub fn network_policy(svc: &Service) -> NetworkPolicy {
     let port = |protocol: &str, port: IntOrString| NetworkPolicyPort {
         protocol: Some(protocol.to_owned()),
         port: Some(port),
         ..Default::default()
     };
     NetworkPolicy {
-        metadata: named_meta(CHECKOUT),
+        metadata: named_meta(svc),
         spec: Some(NetworkPolicySpec {
-            pod_selector: Some(selector()),
+            pod_selector: Some(selector(svc)),
             policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 ports: Some(vec![port("TCP", IntOrString::String("http".to_owned()))]),
@@ -462,192 +445,89 @@ pub fn network_policy() -> NetworkPolicy {
     }
 }
 
-fn monitoring_meta(name: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+fn monitoring_meta(
+    svc: &Service,
+    name: &str,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
     meta(
         name,
-        APPS_NAMESPACE,
+        svc.namespace(),
         [
-            ("app.kubernetes.io/name", CHECKOUT),
+            ("app.kubernetes.io/name", svc.name()),
             (MONITORING_SELECTOR.0, MONITORING_SELECTOR.1),
         ],
     )
 }
 
-/// The ServiceMonitor: Prometheus scrapes `/metrics` on the Service's `http` port.
-pub fn service_monitor() -> ServiceMonitor {
+/// The ServiceMonitor: Prometheus scrapes the metrics path on the Service's `http` port.
+pub fn service_monitor(svc: &Service) -> ServiceMonitor {
     let mut sm = ServiceMonitor::new(
-        CHECKOUT,
+        svc.name(),
         ServiceMonitorSpec {
             selector: ServiceMonitorSelector {
-                match_labels: Some(app_labels()),
+                match_labels: Some(app_labels(svc)),
                 ..Default::default()
             },
             namespace_selector: Some(ServiceMonitorNamespaceSelector {
-                match_names: Some(vec![APPS_NAMESPACE.to_owned()]),
+                match_names: Some(vec![svc.namespace().to_owned()]),
                 ..Default::default()
             }),
             endpoints: vec![ServiceMonitorEndpoints {
                 port: Some("http".to_owned()),
-                path: Some("/metrics".to_owned()),
+                path: Some(svc.workload().metrics_path.clone()),
                 interval: Some("30s".to_owned()),
                 ..Default::default()
             }],
             ..Default::default()
         },
     );
-    sm.metadata = monitoring_meta(CHECKOUT);
+    sm.metadata = monitoring_meta(svc, svc.name());
     sm
 }
 
-/// The PrometheusRule of a rule set: the same groups as its rule file.
-pub fn prometheus_rule(set: &RuleSet) -> PrometheusRule {
+/// The PrometheusRule of one of the service's rule sets: the same groups as its rule file.
+pub fn prometheus_rule(svc: &Service, set: &RuleSet) -> PrometheusRule {
     let mut r = PrometheusRule::new(&set.name, set.spec());
-    r.metadata = monitoring_meta(&set.name);
+    r.metadata = monitoring_meta(svc, &set.name);
     r
 }
 
-/// Checks the settings the checkout objects are built from, naming the key and what was
-/// expected.
-pub fn check_settings(settings: &Settings) -> Result<(), Error> {
-    let c = &settings.checkout;
-    let mut problems = Vec::new();
-    if c.max_replicas < c.replicas {
-        problems.push(format!(
-            "checkout.max_replicas ({}) is below checkout.replicas ({})",
-            c.max_replicas, c.replicas
-        ));
+/// The service's core objects (validated by kubernetes-validate), after [`Service::check`].
+/// Its namespace is [`namespace`]'s, written once for all the services in it.
+pub fn manifest(svc: &Service) -> Result<Manifest, Error> {
+    svc.check()?;
+    let mut m = Manifest::new(&format!("k8s/{}.yaml", svc.name()));
+    m.push(&service_account(svc))?;
+    m.push(&deployment(svc))?;
+    m.push(&service(svc))?;
+    if let Some(ingress) = ingress(svc) {
+        m.push(&ingress)?;
     }
-    if c.replicas < 2 {
-        problems.push(format!(
-            "checkout.replicas ({}) must be at least 2: the PodDisruptionBudget allows one pod down, so a single replica would stop node drains",
-            c.replicas
-        ));
-    }
-    if !(0.0..=1.0).contains(&c.error_rate) {
-        problems.push(format!(
-            "checkout.error_rate ({}) must be within 0.0-1.0",
-            c.error_rate
-        ));
-    }
-    if c.image.trim().is_empty() || c.image.contains(char::is_whitespace) {
-        problems.push(format!(
-            "checkout.image ({:?}) must be an image reference",
-            c.image
-        ));
-    }
-    if !c.certificate_arn.starts_with("arn:aws:acm:") {
-        problems.push(format!(
-            "checkout.certificate_arn ({:?}) must be an ACM certificate ARN (arn:aws:acm:...)",
-            c.certificate_arn
-        ));
-    }
-    if let Some(acl) = &c.waf_acl_arn
-        && !acl.starts_with("arn:aws:wafv2:")
-    {
-        problems.push(format!(
-            "checkout.waf_acl_arn ({acl:?}) must be a WAFv2 web ACL ARN (arn:aws:wafv2:...)"
-        ));
-    }
-    let host_ok = c.host.len() <= 253
-        && c.host.split('.').count() >= 2
-        && c.host.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        });
-    if !host_ok {
-        problems.push(format!(
-            "checkout.host ({:?}) must be a lowercase DNS name",
-            c.host
-        ));
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Construct {
-            construct: format!("checkout settings of {}", settings.environment),
-            message: problems.join("; "),
-        })
-    }
-}
-
-/// The checkout service's core objects (validated by kubernetes-validate).
-pub fn checkout_manifest(
-    settings: &Settings,
-    runtime: &CheckoutRuntime,
-) -> Result<Manifest, Error> {
-    check_settings(settings)?;
-    let env = container_env(settings, runtime).map_err(|e| Error::Construct {
-        construct: "k8s/checkout.yaml Deployment environment".into(),
-        message: e.to_string(),
-    })?;
-    let mut m = Manifest::new("k8s/checkout.yaml");
-    m.push(&namespace())?;
-    m.push(&service_account())?;
-    m.push(&deployment(settings, env))?;
-    m.push(&service())?;
-    m.push(&ingress(settings))?;
-    m.push(&autoscaler(settings))?;
-    m.push(&disruption_budget())?;
-    m.push(&network_policy())?;
+    m.push(&autoscaler(svc))?;
+    m.push(&disruption_budget(svc))?;
+    m.push(&network_policy(svc))?;
     Ok(m)
 }
 
-/// The checkout service's Prometheus operator resources: its ServiceMonitor and one
-/// PrometheusRule per rule set.
-pub fn monitoring_manifest(rule_sets: &[RuleSet]) -> Result<Manifest, Error> {
-    let mut m = Manifest::new("k8s/checkout-monitoring.yaml");
-    m.push(&service_monitor())?;
-    for set in rule_sets {
-        m.push(&prometheus_rule(set))?;
+/// The service's Prometheus operator resources: its ServiceMonitor and one PrometheusRule per
+/// rule set.
+pub fn monitoring_manifest(svc: &Service) -> Result<Manifest, Error> {
+    let mut m = Manifest::new(&format!("k8s/{}-monitoring.yaml", svc.name()));
+    m.push(&service_monitor(svc))?;
+    for set in svc.rule_sets()? {
+        m.push(&prometheus_rule(svc, &set))?;
     }
     Ok(m)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::settings::Environment;
-
-    #[test]
-    fn inconsistent_settings_are_refused_naming_the_keys() {
-        let mut s = Settings::embedded(Environment::Prod).unwrap();
-        s.checkout.max_replicas = 1;
-        s.checkout.certificate_arn = "cert".into();
-        s.checkout.host = "Checkout".into();
-        let runtime = CheckoutRuntime {
-            degraded_mode_parameter: "/checkout/degraded_mode".into(),
-        };
-        let e = checkout_manifest(&s, &runtime).unwrap_err().to_string();
-        for key in [
-            "checkout.max_replicas",
-            "checkout.certificate_arn",
-            "checkout.host",
-        ] {
-            assert!(e.contains(key), "{e}");
+/// The namespaces of `services`, each once, in the order first declared.
+pub fn namespaces_manifest(services: &[Service]) -> Result<Manifest, Error> {
+    let mut m = Manifest::new("k8s/namespaces.yaml");
+    let mut seen = std::collections::BTreeSet::new();
+    for svc in services {
+        if seen.insert(svc.namespace()) {
+            m.push(&namespace(svc.namespace()))?;
         }
     }
-
-    #[test]
-    fn the_container_gets_the_flag_s_parameter_and_never_degraded_mode_itself() {
-        let s = Settings::embedded(Environment::Dev).unwrap();
-        let runtime = CheckoutRuntime {
-            degraded_mode_parameter: "/x/flag".into(),
-        };
-        let env = container_env(&s, &runtime).unwrap();
-        let get = |n: &str| {
-            env.iter()
-                .find(|e| e.name == n)
-                .and_then(|e| e.value.clone())
-        };
-        assert_eq!(
-            get("DEGRADED_MODE_SSM_PARAMETER").as_deref(),
-            Some("/x/flag")
-        );
-        assert_eq!(get("DEGRADED_MODE"), None);
-        assert_eq!(get("DEGRADED_MODE_REFRESH_SECONDS").as_deref(), Some("15"));
-    }
+    Ok(m)
 }

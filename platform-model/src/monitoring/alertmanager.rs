@@ -1,11 +1,19 @@
 //! The Alertmanager configuration: route by severity to the pipeline's webhook, group by
 //! `alertname` and `namespace`, inhibit a warning while the same alert is critical.
+//!
+//! ```
+//! use platform_model::monitoring::alertmanager::{Routing, config, PIPELINE_RECEIVER};
+//!
+//! let routing = Routing { group_wait: "30s".into(), group_interval: "5m".into(), repeat_interval: "4h".into() };
+//! let am = config(&routing, "https://alerts.example.com/webhook/alertmanager");
+//! assert_eq!(am["route"]["receiver"], PIPELINE_RECEIVER);
+//! assert_eq!(am["receivers"][1]["webhook_configs"][0]["url"], "https://alerts.example.com/webhook/alertmanager");
+//! ```
 
 use serde_json::{Value, json};
 
 use super::alert::SEVERITY_LABEL;
 use crate::contract::Severity;
-use crate::settings::Settings;
 
 /// The receiver that posts to the pipeline's `POST /webhook/alertmanager`.
 pub const PIPELINE_RECEIVER: &str = "sre-pipeline";
@@ -21,12 +29,22 @@ pub fn token_file() -> String {
     format!("/etc/alertmanager/secrets/{WEBHOOK_TOKEN_SECRET}/{WEBHOOK_TOKEN_KEY}")
 }
 
+/// Alertmanager's route timing (Prometheus durations such as `30s`, `5m`, `4h`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    /// How long to buffer alerts of a new group before the first notification.
+    pub group_wait: String,
+    /// How long to wait before notifying about new alerts of a group already notified.
+    pub group_interval: String,
+    /// How long to wait before repeating a notification.
+    pub repeat_interval: String,
+}
+
 /// The configuration, as Alertmanager reads it (`alertmanager.yaml`) and as the
 /// kube-prometheus-stack values carry it (`alertmanager.config`). `webhook_url` is the
 /// pipeline's `POST /webhook/alertmanager` on the webhook API's custom domain, from the API's
 /// construct.
-pub fn config(settings: &Settings, webhook_url: &str) -> Value {
-    let am = &settings.cluster.alertmanager;
+pub fn config(am: &Routing, webhook_url: &str) -> Value {
     let severity_route = |s: Severity| {
         json!({
             "matchers": [format!("{SEVERITY_LABEL} = \"{}\"", s.as_str())],
@@ -38,9 +56,9 @@ pub fn config(settings: &Settings, webhook_url: &str) -> Value {
         "route": {
             "receiver": PIPELINE_RECEIVER,
             "group_by": ["alertname", "namespace"],
-            "group_wait": am.group_wait.as_str(),
-            "group_interval": am.group_interval.as_str(),
-            "repeat_interval": am.repeat_interval.as_str(),
+            "group_wait": am.group_wait,
+            "group_interval": am.group_interval,
+            "repeat_interval": am.repeat_interval,
             "routes": [
                 // kube-prometheus-stack's always-firing heartbeat and inhibitor alerts.
                 { "matchers": ["alertname =~ \"Watchdog|InfoInhibitor\""], "receiver": "null" },

@@ -1,8 +1,7 @@
-//! Grafana dashboards as JSON: the checkout service's RED view and the SRE incidents view.
+//! Grafana dashboards as JSON: the building blocks ([`dashboard`], [`panel`]) a service's
+//! dashboards are made of, and the platform's SRE incidents view.
 
 use serde_json::{Value, json};
-
-use super::catalog::{APPS_NAMESPACE, CHECKOUT};
 
 /// A dashboard: its file stem and its JSON model.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +12,9 @@ pub struct Dashboard {
     pub json: Value,
 }
 
-fn panel(id: u32, title: &str, unit: &str, x: u32, y: u32, targets: &[(&str, &str)]) -> Value {
+/// A time-series panel at grid position (`x`, `y`), 12 wide and 8 high, with one query per
+/// `(expression, legend)` on the `prometheus` data source.
+pub fn panel(id: u32, title: &str, unit: &str, x: u32, y: u32, targets: &[(&str, &str)]) -> Value {
     json!({
         "id": id,
         "type": "timeseries",
@@ -29,7 +30,8 @@ fn panel(id: u32, title: &str, unit: &str, x: u32, y: u32, targets: &[(&str, &st
     })
 }
 
-fn dashboard(uid: &str, title: &str, tags: &[&str], panels: Vec<Value>) -> Value {
+/// A dashboard model: UTC, read-only, refreshed every 30 s, the last 6 hours.
+pub fn dashboard(uid: &str, title: &str, tags: &[&str], panels: Vec<Value>) -> Value {
     json!({
         "uid": uid,
         "title": title,
@@ -44,61 +46,8 @@ fn dashboard(uid: &str, title: &str, tags: &[&str], panels: Vec<Value>) -> Value
     })
 }
 
-/// The checkout RED dashboard: request rate, error ratio, duration p50 / p95 / p99.
-pub fn checkout_red() -> Dashboard {
-    let sel = format!("namespace=\"{APPS_NAMESPACE}\",job=\"{CHECKOUT}\"");
-    let q = |p: &str| {
-        format!(
-            "histogram_quantile({p}, sum by (le) (rate(checkout_request_duration_seconds_bucket{{{sel}}}[5m])))"
-        )
-    };
-    let rate = format!("sum(rate(checkout_requests_total{{{sel}}}[5m]))");
-    let errors = format!(
-        "sum(rate(checkout_errors_total{{{sel}}}[5m])) / sum(rate(checkout_requests_total{{{sel}}}[5m]))"
-    );
-    let (p50, p95, p99) = (q("0.5"), q("0.95"), q("0.99"));
-    Dashboard {
-        name: "checkout-red".to_owned(),
-        json: dashboard(
-            "checkout-red",
-            "Checkout: rate, errors, duration",
-            &["checkout", "red", "sre-platform"],
-            vec![
-                panel(1, "Request rate", "reqps", 0, 0, &[(&rate, "requests/s")]),
-                panel(
-                    2,
-                    "Error ratio",
-                    "percentunit",
-                    12,
-                    0,
-                    &[(&errors, "errors")],
-                ),
-                panel(
-                    3,
-                    "Duration",
-                    "s",
-                    0,
-                    8,
-                    &[(&p50, "p50"), (&p95, "p95"), (&p99, "p99")],
-                ),
-                panel(
-                    4,
-                    "Degraded mode",
-                    "short",
-                    12,
-                    8,
-                    &[(
-                        &format!("max(checkout_degraded_mode_enabled{{{sel}}})"),
-                        "degraded",
-                    )],
-                ),
-            ],
-        ),
-    }
-}
-
 /// The SRE incidents dashboard: firing alerts by severity, webhook notifications to the
-/// pipeline and their failures, and the checkout SLO's burn rates.
+/// pipeline and their failures, every SLO's error ratio, remediation alerts by action.
 pub fn sre_incidents() -> Dashboard {
     Dashboard {
         name: "sre-incidents".to_owned(),
@@ -137,28 +86,11 @@ pub fn sre_incidents() -> Dashboard {
                 ),
                 panel(
                     3,
-                    "Checkout availability: error ratio by window",
+                    "SLO error ratio (1h window) by SLO",
                     "percentunit",
                     0,
                     8,
-                    &[
-                        (
-                            "slo:sli_error:ratio_rate5m{slo=\"checkout-availability\"}",
-                            "5m",
-                        ),
-                        (
-                            "slo:sli_error:ratio_rate1h{slo=\"checkout-availability\"}",
-                            "1h",
-                        ),
-                        (
-                            "slo:sli_error:ratio_rate6h{slo=\"checkout-availability\"}",
-                            "6h",
-                        ),
-                        (
-                            "slo:sli_error:ratio_rate3d{slo=\"checkout-availability\"}",
-                            "3d",
-                        ),
-                    ],
+                    &[("slo:sli_error:ratio_rate1h", "{{slo}}")],
                 ),
                 panel(
                     4,
@@ -174,9 +106,4 @@ pub fn sre_incidents() -> Dashboard {
             ],
         ),
     }
-}
-
-/// Every dashboard.
-pub fn dashboards() -> Vec<Dashboard> {
-    vec![checkout_red(), sre_incidents()]
 }

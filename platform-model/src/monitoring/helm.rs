@@ -1,14 +1,24 @@
 //! Helm values for the cluster add-ons. Each values file names the chart and the chart version
 //! it targets in its header. Each add-on's IAM role is bound to its service account by an EKS
-//! Pod Identity association (`k8s::identity` owns the names).
+//! Pod Identity association (`k8s::identity` owns the names). The functions take what they
+//! need as arguments; the platform passes its settings' values.
+//!
+//! ```
+//! use platform_model::monitoring::helm;
+//!
+//! let v = helm::external_dns("example.com", "Z0EXAMPLE", "us-east-1", "sre-platform");
+//! assert_eq!(v.path(), "helm/external-dns.values.yaml");
+//! assert_eq!(v.values["domainFilters"][0], "example.com");
+//! assert!(v.render()?.contains("version: 1.16.1"));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use serde_json::{Value, json};
 
-use super::alertmanager::{self, WEBHOOK_TOKEN_SECRET};
+use super::alertmanager::WEBHOOK_TOKEN_SECRET;
 use crate::Error;
 use crate::k8s::MONITORING_SELECTOR;
 use crate::k8s::identity::{AWS_LOAD_BALANCER_CONTROLLER, CERT_MANAGER, EXTERNAL_DNS};
-use crate::settings::Settings;
 use crate::yaml;
 
 /// The namespace of kube-prometheus-stack and the Grafana dashboards.
@@ -65,21 +75,33 @@ fn selector() -> Value {
 /// The namespaces whose PrometheusRules and ServiceMonitors Prometheus loads: the chart's own
 /// (kube-prometheus-stack 72.6.2 creates its rules and ServiceMonitors in its release namespace,
 /// [`MONITORING_NAMESPACE`]; the ones for kube-system components only select targets there) and
-/// the platform's services ([`super::APPS_NAMESPACE`]). Any other namespace that adds a rule,
-/// even with the selector label, is ignored. `kubernetes.io/metadata.name` is the label the API
-/// server sets on every namespace.
-fn owned_namespaces() -> Value {
+/// the services' namespaces. Any other namespace that adds a rule, even with the selector
+/// label, is ignored. `kubernetes.io/metadata.name` is the label the API server sets on every
+/// namespace.
+fn owned_namespaces(service_namespaces: &[String]) -> Value {
+    let mut values = vec![MONITORING_NAMESPACE.to_owned()];
+    for ns in service_namespaces {
+        if !values.contains(ns) {
+            values.push(ns.clone());
+        }
+    }
     json!({ "matchExpressions": [{
         "key": "kubernetes.io/metadata.name",
         "operator": "In",
-        "values": [MONITORING_NAMESPACE, super::APPS_NAMESPACE],
+        "values": values,
     }] })
 }
 
 /// kube-prometheus-stack: Prometheus (2 replicas, 15 days) selecting the platform's rules and
 /// ServiceMonitors by label, Alertmanager with the platform's configuration, Grafana loading
-/// the dashboards' ConfigMaps.
-pub fn kube_prometheus_stack(settings: &Settings, webhook_url: &str) -> HelmValues {
+/// the dashboards' ConfigMaps. `alertmanager` is [`alertmanager::config`]'s, `service_namespaces`
+/// the namespaces of the services whose rules and ServiceMonitors Prometheus loads.
+pub fn kube_prometheus_stack(
+    cluster_name: &str,
+    alertmanager: Value,
+    service_namespaces: &[String],
+) -> HelmValues {
+    let owned = owned_namespaces(service_namespaces);
     HelmValues {
         release: "kube-prometheus-stack".to_owned(),
         chart: "prometheus-community/kube-prometheus-stack".to_owned(),
@@ -98,18 +120,18 @@ pub fn kube_prometheus_stack(settings: &Settings, webhook_url: &str) -> HelmValu
                     "serviceMonitorSelectorNilUsesHelmValues": false,
                     "ruleSelector": selector(),
                     "serviceMonitorSelector": selector(),
-                    "ruleNamespaceSelector": owned_namespaces(),
-                    "serviceMonitorNamespaceSelector": owned_namespaces(),
+                    "ruleNamespaceSelector": owned,
+                    "serviceMonitorNamespaceSelector": owned,
                     // The other ways to add scrape targets are held to the same namespaces.
-                    "podMonitorNamespaceSelector": owned_namespaces(),
-                    "probeNamespaceSelector": owned_namespaces(),
-                    "scrapeConfigNamespaceSelector": owned_namespaces(),
+                    "podMonitorNamespaceSelector": owned,
+                    "probeNamespaceSelector": owned,
+                    "scrapeConfigNamespaceSelector": owned,
                     "evaluationInterval": "1m",
-                    "externalLabels": { "cluster": settings.cluster.name },
+                    "externalLabels": { "cluster": cluster_name },
                 },
             },
             "alertmanager": {
-                "config": alertmanager::config(settings, webhook_url),
+                "config": alertmanager,
                 "alertmanagerSpec": {
                     "replicas": 2,
                     // Mounted at /etc/alertmanager/secrets/<name>/; the config reads the token
@@ -132,8 +154,8 @@ pub fn kube_prometheus_stack(settings: &Settings, webhook_url: &str) -> HelmValu
     }
 }
 
-/// aws-load-balancer-controller (serves the checkout Ingress).
-pub fn aws_load_balancer_controller(settings: &Settings) -> HelmValues {
+/// aws-load-balancer-controller (serves the services' Ingresses).
+pub fn aws_load_balancer_controller(cluster_name: &str, region: &str) -> HelmValues {
     HelmValues {
         release: "aws-load-balancer-controller".to_owned(),
         chart: "eks/aws-load-balancer-controller".to_owned(),
@@ -141,8 +163,8 @@ pub fn aws_load_balancer_controller(settings: &Settings) -> HelmValues {
         repository: "https://aws.github.io/eks-charts".to_owned(),
         namespace: AWS_LOAD_BALANCER_CONTROLLER.namespace.to_owned(),
         values: json!({
-            "clusterName": settings.cluster.name,
-            "region": settings.region.as_str(),
+            "clusterName": cluster_name,
+            "region": region,
             "replicaCount": 2,
             "serviceAccount": {
                 "create": true,
@@ -153,9 +175,14 @@ pub fn aws_load_balancer_controller(settings: &Settings) -> HelmValues {
     }
 }
 
-/// external-dns (the checkout host's Route 53 record), limited to the host's domain.
-pub fn external_dns(settings: &Settings) -> HelmValues {
-    let domain = settings.dns.zone_name.as_str();
+/// external-dns (the services' Route 53 records), limited to one zone; `owner_id` marks the
+/// records it owns (the cluster's name).
+pub fn external_dns(
+    domain: &str,
+    hosted_zone_id: &str,
+    region: &str,
+    owner_id: &str,
+) -> HelmValues {
     HelmValues {
         release: "external-dns".to_owned(),
         chart: "external-dns/external-dns".to_owned(),
@@ -164,13 +191,13 @@ pub fn external_dns(settings: &Settings) -> HelmValues {
         namespace: EXTERNAL_DNS.namespace.to_owned(),
         values: json!({
             "provider": { "name": "aws" },
-            "env": [{ "name": "AWS_DEFAULT_REGION", "value": settings.region.as_str() }],
+            "env": [{ "name": "AWS_DEFAULT_REGION", "value": region }],
             "sources": ["ingress", "service"],
             "domainFilters": [domain],
-            "extraArgs": [format!("--zone-id-filter={}", settings.dns.hosted_zone_id)],
+            "extraArgs": [format!("--zone-id-filter={hosted_zone_id}")],
             "policy": "upsert-only",
             "registry": "txt",
-            "txtOwnerId": settings.cluster.name,
+            "txtOwnerId": owner_id,
             "serviceAccount": {
                 "create": true,
                 "name": EXTERNAL_DNS.service_account,
@@ -198,14 +225,4 @@ pub fn cert_manager() -> HelmValues {
             "securityContext": { "fsGroup": 1001 },
         }),
     }
-}
-
-/// Every add-on's values; `webhook_url` is Alertmanager's receiver URL.
-pub fn all(settings: &Settings, webhook_url: &str) -> Vec<HelmValues> {
-    vec![
-        kube_prometheus_stack(settings, webhook_url),
-        aws_load_balancer_controller(settings),
-        external_dns(settings),
-        cert_manager(),
-    ]
 }

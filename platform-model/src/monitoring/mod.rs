@@ -48,9 +48,7 @@ pub use alert::{
     Alert, AlertCase, RUNBOOK_ACTION_LABEL, RUNBOOK_TARGET_LABEL, SEVERITY_LABEL, Series,
     parse_target_label, render_labels, target_label,
 };
-pub use catalog::{
-    APPS_NAMESPACE, CHECKOUT, CatalogEntry, catalog, checkout_alerts, checkout_slo, rule_sets,
-};
+pub use catalog::{CatalogEntry, catalog};
 pub use promtool::{AlertRuleTest, EVALUATION_INTERVAL, ExpAlert, InputSeries, RuleSet, TestGroup};
 pub use slo::{BurnWindow, STANDARD_WINDOWS, Sli, Slo, duration};
 

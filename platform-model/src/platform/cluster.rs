@@ -6,8 +6,9 @@ use super::{Artifact, ArtifactKind, PipelineExports};
 use crate::Error;
 use crate::cfn::{Expr, Output, Template};
 use crate::k8s;
-use crate::monitoring::{self, alertmanager, dashboards, helm};
+use crate::monitoring::{alertmanager, dashboards, helm};
 use crate::resources::eks::AccessEntry;
+use crate::service::Service;
 use crate::settings::Settings;
 use crate::yaml;
 
@@ -18,7 +19,11 @@ pub const ACCESS_STACK: &str = "sre-cluster-access";
 /// to the remediation group (bound by [`k8s::rbac`]), and the workload roles bound to their
 /// service accounts by EKS Pod Identity ([`super::identity`]). The role name and the parameter
 /// come from the pipeline stack's constructs ([`PipelineExports`]).
-pub fn access_stack(settings: &Settings, exports: &PipelineExports) -> Result<Template, Error> {
+pub fn access_stack(
+    settings: &Settings,
+    services: &[Service],
+    exports: &PipelineExports,
+) -> Result<Template, Error> {
     let mut t = Template::new(
         ACCESS_STACK,
         "EKS access: the runbook_action Lambda's role acts as Kubernetes group sre-remediation; workload roles by Pod Identity",
@@ -39,69 +44,68 @@ pub fn access_stack(settings: &Settings, exports: &PipelineExports) -> Result<Te
         "RunbookAccessEntryArn",
         Output::new(entry.access_entry_arn()),
     );
-    super::identity::add_workload_identities(&mut t, settings, &exports.degraded_mode_parameter)?;
+    super::identity::add_workload_identities(&mut t, settings, services)?;
     Ok(t)
 }
 
-/// Every cluster-side file of the environment.
+/// Every cluster-side file of the environment, for `services`.
 pub fn cluster_artifacts(
     settings: &Settings,
+    services: &[Service],
     exports: &PipelineExports,
 ) -> Result<Vec<Artifact>, Error> {
     let mut out = Vec::new();
-    let rule_sets = monitoring::rule_sets(settings)?;
-    let boards = dashboards::dashboards();
-    for (path, manifest) in [
-        (
-            "k8s/checkout.yaml",
-            k8s::workload::checkout_manifest(
-                settings,
-                &k8s::workload::CheckoutRuntime {
-                    degraded_mode_parameter: exports.degraded_mode_parameter.clone(),
-                },
-            )?,
-        ),
-        (
-            "k8s/checkout-monitoring.yaml",
-            k8s::workload::monitoring_manifest(&rule_sets)?,
-        ),
-        ("k8s/rbac.yaml", k8s::rbac::manifest()?),
-        (
-            "k8s/admission.yaml",
-            k8s::admission::manifest(settings.checkout.max_replicas)?,
-        ),
-        (
-            "k8s/grafana-dashboards.yaml",
-            k8s::dashboards_manifest(&boards)?,
-        ),
-    ] {
+    let mut manifests = vec![k8s::workload::namespaces_manifest(services)?];
+    for svc in services {
+        manifests.push(k8s::workload::manifest(svc)?);
+        manifests.push(k8s::workload::monitoring_manifest(svc)?);
+    }
+    let mut boards: Vec<dashboards::Dashboard> = services
+        .iter()
+        .flat_map(|s| s.dashboards().iter().cloned())
+        .collect();
+    boards.push(dashboards::sre_incidents());
+    manifests.push(k8s::rbac::manifest(services)?);
+    manifests.push(k8s::admission::manifest(&k8s::admission::replica_bounds(
+        services,
+    ))?);
+    manifests.push(k8s::dashboards_manifest(&boards)?);
+    for manifest in manifests {
         out.push(Artifact {
-            path: path.to_owned(),
+            path: manifest.name().to_owned(),
             kind: ArtifactKind::KubernetesYaml,
             items: manifest.len(),
             contents: manifest.render()?,
         });
     }
-    for set in rule_sets {
-        let rules: usize = set
-            .groups
-            .iter()
-            .map(|g| g.rules.as_ref().map_or(0, Vec::len))
-            .sum();
-        out.push(Artifact {
-            path: set.rule_file_path(),
-            kind: ArtifactKind::PrometheusRules,
-            items: rules,
-            contents: set.rule_file()?,
-        });
-        out.push(Artifact {
-            path: set.test_file_path(),
-            kind: ArtifactKind::PromtoolTest,
-            items: set.tests.len(),
-            contents: set.test_file()?,
-        });
+    for svc in services {
+        for set in svc.rule_sets()? {
+            let rules: usize = set
+                .groups
+                .iter()
+                .map(|g| g.rules.as_ref().map_or(0, Vec::len))
+                .sum();
+            out.push(Artifact {
+                path: set.rule_file_path(),
+                kind: ArtifactKind::PrometheusRules,
+                items: rules,
+                contents: set.rule_file()?,
+            });
+            out.push(Artifact {
+                path: set.test_file_path(),
+                kind: ArtifactKind::PromtoolTest,
+                items: set.tests.len(),
+                contents: set.test_file()?,
+            });
+        }
     }
-    let am = alertmanager::config(settings, &exports.alertmanager_webhook_url);
+    let routing = alertmanager::Routing {
+        group_wait: settings.cluster.alertmanager.group_wait.to_string(),
+        group_interval: settings.cluster.alertmanager.group_interval.to_string(),
+        repeat_interval: settings.cluster.alertmanager.repeat_interval.to_string(),
+    };
+    let am = alertmanager::config(&routing, &exports.alertmanager_webhook_url);
+    let namespaces: Vec<String> = services.iter().map(|s| s.namespace().to_owned()).collect();
     out.push(Artifact {
         path: "monitoring/alertmanager.yaml".to_owned(),
         kind: ArtifactKind::AlertmanagerConfig,
@@ -112,7 +116,18 @@ pub fn cluster_artifacts(
             &yaml::to_string("monitoring/alertmanager.yaml", &am)?,
         ),
     });
-    for values in helm::all(settings, &exports.alertmanager_webhook_url) {
+    let region = settings.region.to_string();
+    for values in [
+        helm::kube_prometheus_stack(&settings.cluster.name, am.clone(), &namespaces),
+        helm::aws_load_balancer_controller(&settings.cluster.name, &region),
+        helm::external_dns(
+            settings.dns.zone_name.as_str(),
+            settings.dns.hosted_zone_id.as_str(),
+            &region,
+            &settings.cluster.name,
+        ),
+        helm::cert_manager(),
+    ] {
         out.push(Artifact {
             path: values.path(),
             kind: ArtifactKind::HelmValues,
@@ -153,7 +168,7 @@ pub fn cluster_artifacts(
         items: 1,
         contents: sync_token_script(settings, exports),
     });
-    let t = access_stack(settings, exports)?;
+    let t = access_stack(settings, services, exports)?;
     out.push(Artifact {
         path: format!("{}.template.json", t.name()),
         kind: ArtifactKind::CloudformationTemplate,

@@ -10,17 +10,18 @@
 //! Kubernetes YAML, typed twice. Every chart here (and the AWS SDK for Rust that checkout uses)
 //! reads Pod Identity credentials; the cluster needs the `eks-pod-identity-agent` add-on.
 //!
-//! Each [`crate::k8s::identity::WorkloadIdentity`] is one owner: the association is made from it, and the Helm values'
-//! `serviceAccount.name` and the checkout ServiceAccount read their names from it.
+//! Each add-on's [`crate::k8s::identity::WorkloadIdentity`] is one owner: the association is
+//! made from it, and the Helm values' `serviceAccount.name` reads it. A service's pods get a
+//! role (`<Service>PodsRole`) when it declares permissions or a degraded-mode flag (read of
+//! its own parameter), bound to its own service account.
 
 use serde_json::Value as Json;
 
 use crate::aws::iam::{ServiceRole, Statement};
 use crate::cfn::{Expr, Template, Value};
-use crate::k8s::identity::{
-    ALL, AWS_LOAD_BALANCER_CONTROLLER, CERT_MANAGER, CHECKOUT, EXTERNAL_DNS,
-};
+use crate::k8s::identity::{ADDONS, AWS_LOAD_BALANCER_CONTROLLER, CERT_MANAGER, EXTERNAL_DNS};
 use crate::resources::eks::PodIdentityAssociation;
+use crate::service::Service;
 use crate::settings::Settings;
 
 /// The AWS Load Balancer Controller's IAM policy as its project publishes it
@@ -81,7 +82,7 @@ pub fn alb_controller_policy() -> Result<Vec<Statement>, crate::Error> {
 pub fn add_workload_identities(
     t: &mut Template,
     settings: &Settings,
-    degraded_mode_parameter: &str,
+    services: &[Service],
 ) -> Result<(), crate::Error> {
     let cluster = settings.cluster.name.as_str();
     let cluster_arn = Expr::sub(format!(
@@ -91,7 +92,38 @@ pub fn add_workload_identities(
         "arn:${{AWS::Partition}}:route53:::hostedzone/{}",
         settings.dns.hosted_zone_id
     ));
-    for identity in ALL {
+    for svc in services {
+        let mut statements = Vec::new();
+        if let Some(parameter) = svc.degraded_mode_parameter() {
+            statements.push(Statement::allow(["ssm:GetParameter"]).on(Expr::sub(format!(
+                "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}"
+            ))));
+        }
+        statements.extend(svc.pod_permissions().iter().cloned());
+        if statements.is_empty() {
+            continue;
+        }
+        let id = format!("{}Pods", svc.construct_id());
+        let mut role = ServiceRole::for_pod_identity(
+            &id,
+            &format!(
+                "Pods of service account {}/{} (EKS Pod Identity, cluster {cluster})",
+                svc.namespace(),
+                svc.name()
+            ),
+            cluster_arn.clone(),
+        );
+        for st in statements {
+            role.grant(st);
+        }
+        let arn = role.arn();
+        role.finish(t);
+        t.add(
+            &format!("{id}PodIdentity"),
+            PodIdentityAssociation::new(cluster, svc.namespace(), Value::from(arn), svc.name()),
+        );
+    }
+    for identity in ADDONS {
         let mut role = ServiceRole::for_pod_identity(
             identity.id,
             &format!(
@@ -101,11 +133,6 @@ pub fn add_workload_identities(
             cluster_arn.clone(),
         );
         match identity {
-            CHECKOUT => role.grant(Statement::allow(["ssm:GetParameter"]).on(Expr::sub(
-                format!(
-                    "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{degraded_mode_parameter}"
-                ),
-            ))),
             AWS_LOAD_BALANCER_CONTROLLER => {
                 for s in alb_controller_policy()? {
                     role.grant(s);

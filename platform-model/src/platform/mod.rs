@@ -1,20 +1,56 @@
-//! The platform itself: every stack and file of one environment, assembled from its settings.
+//! The platform itself: every stack and file of one environment, a composition of the
+//! platform's own parts (event pipeline, cluster access, add-ons, monitoring) and a list of
+//! [`Service`]s, assembled from the environment's settings. The settings stop here: this layer
+//! turns them into the props of each construct.
+//!
+//! # Example: a second service and a team's own stack
+//!
+//! ```
+//! use platform_model::cfn::{Output, Template};
+//! use platform_model::contract::runbook::Action;
+//! use platform_model::platform::{Assets, Export, Platform};
+//! use platform_model::resources::sqs::Queue;
+//! use platform_model::service::{Service, Workload};
+//! use platform_model::settings::{Environment, Settings};
+//!
+//! let settings = Settings::embedded(Environment::Prod).unwrap();
+//! let payments = Service::new("payments", "payments", Workload::new("registry/payments:1.4.2", 2, 6))
+//!     .allow(Action::RestartDeployment);
+//! let mut stack = Template::new("payments-events", "The payments team's queue, on the platform's key");
+//! let q = stack.add("Failed", Queue::new().kms_master_key_id(Export::KeyArn.import()));
+//! stack.output("FailedQueueArn", Output::new(q.arn()));
+//!
+//! let platform = Platform::standard(settings)?.service(payments).stack(stack);
+//! let files = platform.synthesize(&Assets::new(&"a".repeat(64), &"b".repeat(64)))?;
+//! for path in ["k8s/payments.yaml", "k8s/checkout.yaml", "payments-events.template.json"] {
+//!     assert!(files.iter().any(|f| f.path == path), "{path}");
+//! }
+//! let rbac = files.iter().find(|f| f.path == "k8s/rbac.yaml").unwrap();
+//! assert!(rbac.contents.contains("namespace: payments"));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
+mod checkout;
 mod cluster;
 pub mod identity;
 mod pipeline;
 pub mod runbook;
 mod wiring;
 
+pub use checkout::{APPS_NAMESPACE, CHECKOUT, CHECKOUT_PORT, PUBLIC_PATH, checkout};
 pub use cluster::{ACCESS_STACK, access_stack, cluster_artifacts};
 
 pub use pipeline::{
-    Assets, Pipeline, PipelineData, PipelineExports, STACK as PIPELINE_STACK, data_layer,
-    pipeline_stack,
+    Assets, Export, Pipeline, PipelineData, PipelineExports, STACK as PIPELINE_STACK, ServiceFlag,
+    data_layer, pipeline_stack, service_flags,
 };
 pub use wiring::{check_timeouts, prom_seconds};
 
+use std::collections::BTreeSet;
+
 use crate::Error;
+use crate::cfn::Template;
+use crate::service::Service;
 use crate::settings::Settings;
 
 /// What kind of file an [`Artifact`] is.
@@ -54,7 +90,171 @@ pub struct Artifact {
     pub items: usize,
 }
 
-/// Synthesizes every file of one environment. Pure: the caller writes the files.
+/// One environment's platform: its settings, the services on it and the stacks other teams
+/// add. [`Platform::synthesize`] writes nothing; it returns every file.
+#[derive(Debug)]
+pub struct Platform {
+    settings: Settings,
+    services: Vec<Service>,
+    stacks: Vec<Template>,
+}
+
+impl Platform {
+    /// The platform's own parts, with no service yet.
+    pub fn new(settings: Settings) -> Platform {
+        Platform {
+            settings,
+            services: Vec::new(),
+            stacks: Vec::new(),
+        }
+    }
+
+    /// The platform as this repository deploys it: its own parts and the checkout service
+    /// ([`checkout`]).
+    pub fn standard(settings: Settings) -> Result<Platform, Error> {
+        let checkout = checkout(&settings)?;
+        Ok(Platform::new(settings).service(checkout))
+    }
+
+    /// Adds a service.
+    pub fn service(mut self, service: Service) -> Platform {
+        self.services.push(service);
+        self
+    }
+
+    /// Adds a stack of another team's (written as `<name>.template.json`); its imports must
+    /// name the pipeline stack's exports ([`Export`]).
+    pub fn stack(mut self, template: Template) -> Platform {
+        self.stacks.push(template);
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The services, in the order added.
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    /// Checks that the services fit together: each one's own check, and names, namespaces of
+    /// rule sets and dashboards that do not collide.
+    pub fn check(&self) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        let mut names = BTreeSet::new();
+        let mut files = BTreeSet::new();
+        for svc in &self.services {
+            if let Err(e) = svc.check() {
+                problems.push(e.to_string());
+            }
+            if !names.insert(svc.name()) {
+                problems.push(format!(
+                    "two services are named {} (the name is the Deployment's, the files' and the degraded-mode parameter's)",
+                    svc.name()
+                ));
+            }
+            for set in svc.rule_sets().unwrap_or_default() {
+                if !files.insert(set.rule_file_path()) {
+                    problems.push(format!(
+                        "{} is written by two services (rule set {})",
+                        set.rule_file_path(),
+                        set.name
+                    ));
+                }
+            }
+            for d in svc.dashboards() {
+                if !files.insert(format!("dashboards/{}.json", d.name)) {
+                    problems.push(format!("dashboard {} is declared by two services", d.name));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Construct {
+                construct: format!("platform of {}", self.settings.environment),
+                message: problems.join("; "),
+            })
+        }
+    }
+
+    /// Synthesizes every file of the environment. Pure: the caller writes the files.
+    pub fn synthesize(&self, assets: &Assets) -> Result<Vec<Artifact>, Error> {
+        self.check()?;
+        let settings = &self.settings;
+        let mut out = Vec::new();
+        let Pipeline {
+            template, exports, ..
+        } = pipeline_stack(settings, &self.services, assets)?;
+        let exported: BTreeSet<String> = Export::ALL.iter().map(|e| e.export_name()).collect();
+        out.push(Artifact {
+            path: format!("{}.template.json", template.name()),
+            kind: ArtifactKind::CloudformationTemplate,
+            items: template.resource_count(),
+            contents: template.render()?,
+        });
+        out.extend(cluster_artifacts(settings, &self.services, &exports)?);
+        for t in &self.stacks {
+            let path = format!("{}.template.json", t.name());
+            if out.iter().any(|a| a.path == path) {
+                return Err(Error::Construct {
+                    construct: format!("stack {}", t.name()),
+                    message: format!(
+                        "{path} is already written by the platform; name the stack otherwise"
+                    ),
+                });
+            }
+            let contents = t.render()?;
+            let json: serde_json::Value =
+                serde_json::from_str(&contents).map_err(|e| Error::Construct {
+                    construct: format!("stack {}", t.name()),
+                    message: e.to_string(),
+                })?;
+            let mut imports = Vec::new();
+            collect_imports(&json, &mut imports);
+            for name in imports {
+                if !exported.contains(&name) {
+                    return Err(Error::Construct {
+                        construct: format!("stack {}", t.name()),
+                        message: format!(
+                            "Fn::ImportValue {name:?} is not an export of the pipeline stack (use platform::Export: {})",
+                            exported.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                }
+            }
+            out.push(Artifact {
+                path,
+                kind: ArtifactKind::CloudformationTemplate,
+                items: t.resource_count(),
+                contents,
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+}
+
+/// Every literal `Fn::ImportValue` name in a rendered template.
+fn collect_imports(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("Fn::ImportValue", serde_json::Value::String(name)) => out.push(name.clone()),
+                    _ => collect_imports(x, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_imports(x, out)),
+        _ => {}
+    }
+}
+
+/// Synthesizes every file of one environment of the standard platform ([`Platform::standard`]).
+/// Pure: the caller writes the files.
 ///
 /// ```
 /// use platform_model::settings::{Environment, Settings};
@@ -64,17 +264,5 @@ pub struct Artifact {
 /// assert!(files.iter().any(|f| f.path == "sre-pipeline.template.json"));
 /// ```
 pub fn synthesize(settings: &Settings, assets: &Assets) -> Result<Vec<Artifact>, Error> {
-    let mut out = Vec::new();
-    let Pipeline {
-        template, exports, ..
-    } = pipeline_stack(settings, assets)?;
-    out.push(Artifact {
-        path: format!("{}.template.json", template.name()),
-        kind: ArtifactKind::CloudformationTemplate,
-        items: template.resource_count(),
-        contents: template.render()?,
-    });
-    out.extend(cluster_artifacts(settings, &exports)?);
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
+    Platform::standard(settings.clone())?.synthesize(assets)
 }

@@ -6,7 +6,10 @@
 //! | DynamoDB table | `sre-incidents` | incident records (`incident_id` + `timestamp`) |
 //! | SNS topic | `sre-incident-notifications` | email, chat and paging (critical only) |
 //! | SQS queue | `sre-platform-events-dlq` | events EventBridge could not deliver |
-//! | SSM parameter | `/checkout/degraded_mode` | the checkout service's degraded-mode flag |
+//! | SSM parameter | `/<service>/degraded_mode` | the degraded-mode flag of each service that declares one |
+//!
+//! Other teams' stacks read its values through [`Export`] (`Fn::ImportValue`), never through a
+//! second copy of its resources.
 
 use serde_json::json;
 
@@ -20,15 +23,74 @@ use crate::aws::sqs::DeadLetterQueue;
 use crate::aws::ssm::FlagParameter;
 use crate::cfn::{Expr, Output, Template};
 use crate::contract::{Severity, incident_record};
+use crate::service::Service;
 use crate::settings::Settings;
-
-/// The degraded-mode flag's name. This construct owns it: the cluster's Deployment
-/// (`DEGRADED_MODE_SSM_PARAMETER`), the pods' role and runbook_action's environment read it from
-/// [`PipelineExports`] and [`PipelineData`].
-pub const DEGRADED_MODE_PARAMETER: &str = "/checkout/degraded_mode";
 
 /// The stack's name, also the base of its file name in `out/<env>/`.
 pub const STACK: &str = "sre-pipeline";
+
+/// A value the pipeline stack exports as `sre-pipeline-<name>`: what another team's stack
+/// imports. `platform::Platform` checks that every `Fn::ImportValue` of the stacks it is
+/// given names one of the pipeline stack's exports.
+///
+/// ```
+/// use platform_model::platform::Export;
+/// let key = Export::KeyArn.import();
+/// assert_eq!(serde_json::to_value(&key).unwrap(), serde_json::json!({"Fn::ImportValue": "sre-pipeline-KeyArn"}));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// The platform's KMS key (encrypt what you put on its bus, queues of your own).
+    KeyArn,
+    /// The event bus's ARN (rules of your own, `events:PutEvents`).
+    EventBusArn,
+    /// The event bus's name.
+    EventBusName,
+    /// The notifications topic (email, chat, paging).
+    NotificationsTopicArn,
+    /// The incidents table's name.
+    IncidentsTableName,
+    /// The incidents table's ARN (read access for reports).
+    IncidentsTableArn,
+    /// The runbook state machine.
+    RunbookStateMachineArn,
+}
+
+impl Export {
+    /// Every export.
+    pub const ALL: [Export; 7] = [
+        Export::KeyArn,
+        Export::EventBusArn,
+        Export::EventBusName,
+        Export::NotificationsTopicArn,
+        Export::IncidentsTableName,
+        Export::IncidentsTableArn,
+        Export::RunbookStateMachineArn,
+    ];
+
+    /// The output's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Export::KeyArn => "KeyArn",
+            Export::EventBusArn => "EventBusArn",
+            Export::EventBusName => "EventBusName",
+            Export::NotificationsTopicArn => "NotificationsTopicArn",
+            Export::IncidentsTableName => "IncidentsTableName",
+            Export::IncidentsTableArn => "IncidentsTableArn",
+            Export::RunbookStateMachineArn => "RunbookStateMachineArn",
+        }
+    }
+
+    /// The exported name, `sre-pipeline-<name>`.
+    pub fn export_name(self) -> String {
+        format!("{STACK}-{}", self.name())
+    }
+
+    /// `Fn::ImportValue` of the export, for another stack.
+    pub fn import(self) -> Expr {
+        Expr::import_value(self.export_name())
+    }
+}
 
 /// Service principals that write to the platform's encrypted topic and queue: EventBridge
 /// (rule targets and their dead-letter queue) and CloudWatch (alarm notifications).
@@ -52,8 +114,16 @@ pub struct PipelineData {
     pub dead_letters: DeadLetterQueue,
     /// The dead-letter queue of every subscription of the notifications topic.
     pub notification_dead_letters: DeadLetterQueue,
-    /// `/checkout/degraded_mode`.
-    pub degraded_mode: FlagParameter,
+}
+
+/// A service's degraded-mode flag, made from its declaration
+/// ([`Service::degraded_mode_parameter`] owns the name).
+#[derive(Debug, Clone)]
+pub struct ServiceFlag {
+    /// The service's name.
+    pub service: String,
+    /// The parameter.
+    pub parameter: FlagParameter,
 }
 
 /// The functions' code assets (content hashes), computed by the caller (synth hashes the
@@ -94,8 +164,6 @@ pub struct PipelineExports {
     pub datadog_webhook_url: String,
     /// The Secrets Manager secret holding the senders' bearer token.
     pub token_secret_name: String,
-    /// The degraded-mode SSM parameter (checkout reads it, runbook_action writes it).
-    pub degraded_mode_parameter: String,
 }
 
 /// The pipeline stack of one environment: its template, the data layer's handles, and what
@@ -106,12 +174,19 @@ pub struct Pipeline {
     pub template: Template,
     /// Handles of the data layer.
     pub data: PipelineData,
+    /// The services' degraded-mode flags.
+    pub flags: Vec<ServiceFlag>,
     /// Values for the other stacks and the cluster's files.
     pub exports: PipelineExports,
 }
 
-/// Builds the pipeline stack of one environment.
-pub fn pipeline_stack(settings: &Settings, assets: &Assets) -> Result<Pipeline, Error> {
+/// Builds the pipeline stack of one environment, for `services` (their degraded-mode flags,
+/// and the runbook's branches and bounds).
+pub fn pipeline_stack(
+    settings: &Settings,
+    services: &[Service],
+    assets: &Assets,
+) -> Result<Pipeline, Error> {
     let mut t = Template::new(
         STACK,
         format!(
@@ -120,24 +195,23 @@ pub fn pipeline_stack(settings: &Settings, assets: &Assets) -> Result<Pipeline, 
         ),
     );
     let data = data_layer(&mut t, "", settings);
+    let flags = service_flags(&mut t, settings, services);
     let PipelineData {
         key,
         incidents,
         notifications,
         dead_letters,
-        degraded_mode,
         ..
     } = &data;
 
     let export = |name: &str| Expr::sub(format!("${{AWS::StackName}}-{name}"));
-    let wired = super::wiring::event_pipeline(&mut t, settings, assets, &data)?;
+    let wired = super::wiring::event_pipeline(&mut t, settings, services, assets, &data, &flags)?;
     wired.outputs(&mut t, &export);
     let exports = PipelineExports {
         runbook_role_name: wired.action_role_name.clone(),
         alertmanager_webhook_url: wired.alertmanager_webhook_url.clone(),
         datadog_webhook_url: wired.datadog_webhook_url.clone(),
         token_secret_name: wired.token_secret_name.clone(),
-        degraded_mode_parameter: degraded_mode.name().to_owned(),
     };
     t.output(
         "KeyArn",
@@ -175,21 +249,30 @@ pub fn pipeline_stack(settings: &Settings, assets: &Assets) -> Result<Pipeline, 
             .description("URL of the dead-letter queue")
             .export(export("DeadLetterQueueUrl")),
     );
-    t.output(
-        "DegradedModeParameterName",
-        Output::new(degraded_mode.name()).description("Name of the degraded-mode flag parameter"),
-    );
+    for (svc, flag) in services
+        .iter()
+        .filter(|s| s.degraded_mode_flag().is_some())
+        .zip(&flags)
+    {
+        t.output(
+            &format!("{}DegradedModeParameterName", svc.construct_id()),
+            Output::new(flag.parameter.name()).description(format!(
+                "Name of {}'s degraded-mode flag parameter",
+                svc.name()
+            )),
+        );
+    }
 
     Ok(Pipeline {
         template: t,
         data,
+        flags,
         exports,
     })
 }
 
 /// Adds the data and messaging layer (key, incidents table, notifications topic and its
-/// subscriptions, dead-letter queue, degraded-mode flag) to `t`, every logical id starting with
-/// `id_prefix`.
+/// subscriptions, dead-letter queues) to `t`, every logical id starting with `id_prefix`.
 pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> PipelineData {
     let t = &mut *t;
     let tags = Tags(settings.tags.clone());
@@ -288,21 +371,42 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
         &tags,
     );
 
-    let degraded_mode = FlagParameter::new(
-        t,
-        &format!("{id_prefix}DegradedMode"),
-        DEGRADED_MODE_PARAMETER,
-        settings.checkout.degraded_mode,
-        "Checkout degraded mode: \"true\" skips optional work. Flipped by the runbook's enable_degraded_mode action.",
-        &tags,
-    );
-
     PipelineData {
         notification_dead_letters,
         key,
         incidents,
         notifications,
         dead_letters,
-        degraded_mode,
     }
+}
+
+/// The degraded-mode flag of every service that declares one (`<Service>DegradedModeParameter`,
+/// named by [`Service::degraded_mode_parameter`]).
+pub fn service_flags(
+    t: &mut Template,
+    settings: &Settings,
+    services: &[Service],
+) -> Vec<ServiceFlag> {
+    let tags = Tags(settings.tags.clone());
+    services
+        .iter()
+        .filter_map(|svc| {
+            let flag = svc.degraded_mode_flag()?;
+            let name = svc.degraded_mode_parameter()?;
+            Some(ServiceFlag {
+                service: svc.name().to_owned(),
+                parameter: FlagParameter::new(
+                    t,
+                    &format!("{}DegradedMode", svc.construct_id()),
+                    &name,
+                    flag.initially,
+                    &format!(
+                        "{} degraded mode: \"true\" skips optional work. Set by the runbook's enable_degraded_mode action; a person sets it back.",
+                        svc.name()
+                    ),
+                    &tags,
+                ),
+            })
+        })
+        .collect()
 }

@@ -9,8 +9,9 @@
 //! | `ComputeExpiry` | the record's TTL: `received_at_epoch` + the retention |
 //! | `RecordIncident` | conditional put (`attribute_not_exists(incident_id)`): a duplicate stops at `DuplicateIncident` |
 //! | `EvaluateIncident` | `info`: done; no runbook: critical escalates, others are done |
-//! | `ChooseAction` | one branch per runbook action of the catalog ([`Action::ALL`]) |
-//! | `Prepare<Action>` | builds the [`ActionRequest`](crate::contract::runbook::ActionRequest) |
+//! | `ChooseAction` | one branch per runbook action some service allows, and `drain_node`; any other action escalates |
+//! | `Choose<Action>Target` | one branch per service that allows the action (namespace and name); any other target escalates |
+//! | `Prepare<Action><Service>`, `PrepareDrainNode` | builds the [`ActionRequest`](crate::contract::runbook::ActionRequest) with that service's bounds (`max_replicas`, `degraded_mode_parameter`) |
 //! | `MarkRemediating` | status `remediating`, the action appended to `actions_taken` |
 //! | `InvokeRunbookAction` | `runbook_action` (Retry 3x, exponential backoff, on retryable errors; Catch -> `Escalate`) |
 //! | `EmitActionCompleted` | `action.completed` on the bus |
@@ -35,7 +36,8 @@ use crate::aws::stepfunctions::asl::{
 use crate::contract::Severity;
 use crate::contract::events::{DetailType, Source};
 use crate::contract::incident_record as rec;
-use crate::contract::runbook::{Action, ERROR_RETRYABLE};
+use crate::contract::runbook::{Action, ERROR_RETRYABLE, Target};
+use crate::service::{ActionBounds, Service};
 
 /// Statuses of an incident record.
 pub mod status {
@@ -58,8 +60,6 @@ pub struct RunbookTiming {
     pub deadline_seconds: u32,
     /// Seconds an incident record is kept (TTL).
     pub retention_seconds: i64,
-    /// Replicas bound of `scale_deployment`.
-    pub max_replicas: u32,
     /// `TimeoutSeconds` of the `InvokeRunbookAction` task: longer than the function's own
     /// timeout, so the function's timeout fires first.
     pub action_task_timeout_seconds: u32,
@@ -102,7 +102,7 @@ struct States {
     evaluate: StateId,
     no_action: StateId,
     choose: StateId,
-    prepare: Vec<(Action, StateId)>,
+    branches: Vec<Branch>,
     mark: StateId,
     invoke: StateId,
     emit: StateId,
@@ -128,8 +128,18 @@ struct States {
     resolved: StateId,
 }
 
+/// The runbook's branch for one action: where `ChooseAction` goes, and the request each
+/// allowed target gets.
+struct Branch {
+    action: Action,
+    /// `Choose<Action>Target`, or the prepare state itself for `drain_node` (a node, no service).
+    entry: StateId,
+    /// The allowed targets (`None`: any node, for `drain_node`), their bounds and prepare state.
+    targets: Vec<(Option<Target>, ActionBounds, StateId)>,
+}
+
 impl States {
-    fn declare(b: &mut Builder) -> States {
+    fn declare(b: &mut Builder, services: &[Service]) -> States {
         let route = b.declare("RouteByDetailType");
         let expiry = b.declare("ComputeExpiry");
         let record = b.declare("RecordIncident");
@@ -137,10 +147,49 @@ impl States {
         let evaluate = b.declare("EvaluateIncident");
         let no_action = b.declare("NoRemediation");
         let choose = b.declare("ChooseAction");
-        let prepare: Vec<_> = Action::ALL
-            .iter()
-            .map(|a| (*a, b.declare(&format!("Prepare{}", pascal(a.as_str())))))
-            .collect();
+        let mut branches = Vec::new();
+        for action in Action::ALL {
+            let name = pascal(action.as_str());
+            if action == Action::DrainNode {
+                let prepare = b.declare(&format!("Prepare{name}"));
+                branches.push(Branch {
+                    action,
+                    entry: prepare.clone(),
+                    targets: vec![(
+                        None,
+                        ActionBounds {
+                            max_replicas: None,
+                            degraded_mode_parameter: None,
+                        },
+                        prepare,
+                    )],
+                });
+                continue;
+            }
+            let targets: Vec<_> = services
+                .iter()
+                .filter_map(|svc| {
+                    let bounds = svc.bounds(action)?;
+                    Some((svc, bounds))
+                })
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            let entry = b.declare(&format!("Choose{name}Target"));
+            let targets = targets
+                .into_iter()
+                .map(|(svc, bounds)| {
+                    let state = b.declare(&format!("Prepare{name}{}", svc.construct_id()));
+                    (Some(svc.target()), bounds, state)
+                })
+                .collect();
+            branches.push(Branch {
+                action,
+                entry,
+                targets,
+            });
+        }
         let mark = b.declare("MarkRemediating");
         let invoke = b.declare("InvokeRunbookAction");
         let emit = b.declare("EmitActionCompleted");
@@ -172,7 +221,7 @@ impl States {
             evaluate,
             no_action,
             choose,
-            prepare,
+            branches,
             mark,
             invoke,
             emit,
@@ -200,15 +249,17 @@ impl States {
     }
 }
 
-/// Builds the definition; the integrations grant their permissions to the state machine's role.
+/// Builds the definition for `services` (the targets and bounds of the remediation branches);
+/// the integrations grant their permissions to the state machine's role.
 pub fn definition(
     wiring: RunbookWiring<'_>,
     timing: RunbookTiming,
+    services: &[Service],
     x: &mut Integrations<'_>,
 ) -> Result<Definition, Error> {
     let mut b =
         Builder::new("incident-response-runbook: record, remediate, verify, escalate or resolve");
-    let s = States::declare(&mut b);
+    let s = States::declare(&mut b, services);
     record(&mut b, &s, wiring, timing, x);
     remediate(&mut b, &s, wiring, timing, x);
     verify(&mut b, &s, wiring, timing, x);
@@ -307,7 +358,10 @@ fn record(
     b.define(no_action, State::Succeed);
 }
 
-/// Chooses the action from the runbook, builds its `ActionRequest`, marks the record remediating, invokes runbook_action and emits `action.completed`.
+/// Chooses the action from the runbook and the target among the services that allow it, builds
+/// its `ActionRequest` with that service's bounds, marks the record remediating, invokes
+/// runbook_action and emits `action.completed`. An action or target no service allows
+/// escalates: people decide, nothing is dropped.
 fn remediate(
     b: &mut Builder,
     s: &States,
@@ -317,7 +371,7 @@ fn remediate(
 ) {
     let States {
         choose,
-        prepare,
+        branches,
         mark,
         invoke,
         emit,
@@ -326,30 +380,50 @@ fn remediate(
         ..
     } = s;
     let mut chooser = Choice::new();
-    for (action, state) in prepare.iter() {
+    for branch in branches {
         chooser = chooser.when(
-            Cond::string_equals("$.detail.runbook.action", action.as_str()),
-            state,
+            Cond::string_equals("$.detail.runbook.action", branch.action.as_str()),
+            &branch.entry,
         );
     }
     b.define(choose, State::Choice(chooser.otherwise(escalate)));
-    for (action, state) in prepare.iter() {
-        let mut request = json!({
-            "incident_id.$": "$.detail.incident_id",
-            "action": action.as_str(),
-            "target.$": "$.detail.runbook.target",
-            "dry_run": false,
-        });
-        if *action == Action::ScaleDeployment {
-            request["max_replicas"] = json!(timing.max_replicas);
+    for branch in branches {
+        if branch.action != Action::DrainNode {
+            let mut by_target = Choice::new();
+            for (target, _, state) in &branch.targets {
+                if let Some(t) = target {
+                    by_target = by_target.when(
+                        Cond::And(vec![
+                            Cond::string_equals("$.detail.runbook.target.namespace", &t.namespace),
+                            Cond::string_equals("$.detail.runbook.target.name", &t.name),
+                        ]),
+                        state,
+                    );
+                }
+            }
+            b.define(&branch.entry, State::Choice(by_target.otherwise(escalate)));
         }
-        b.define(
-            state,
-            State::Pass(
-                Pass::parameters(request, Next::To(mark.clone()))
-                    .result_path(ResultPath::At("$.request".into())),
-            ),
-        );
+        for (_, bounds, state) in &branch.targets {
+            let mut request = json!({
+                "incident_id.$": "$.detail.incident_id",
+                "action": branch.action.as_str(),
+                "target.$": "$.detail.runbook.target",
+                "dry_run": false,
+            });
+            if let Some(max) = bounds.max_replicas {
+                request["max_replicas"] = json!(max);
+            }
+            if let Some(parameter) = &bounds.degraded_mode_parameter {
+                request["degraded_mode_parameter"] = json!(parameter);
+            }
+            b.define(
+                state,
+                State::Pass(
+                    Pass::parameters(request, Next::To(mark.clone()))
+                        .result_path(ResultPath::At("$.request".into())),
+                ),
+            );
+        }
     }
     b.define(
         mark,

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::pipeline::{Assets, PipelineData};
+use super::pipeline::{Assets, PipelineData, ServiceFlag};
 use super::runbook::{self, RunbookTiming, RunbookWiring};
 use crate::Error;
 use crate::aws::Tags;
@@ -26,6 +26,7 @@ use crate::contract::webhook::{alertmanager, datadog};
 use crate::resources::cloudwatch::alarm::{ComparisonOperator, Statistic};
 use crate::resources::ec2::{SecurityGroup, security_group};
 use crate::resources::secretsmanager::{Secret, secret};
+use crate::service::Service;
 use crate::settings::Settings;
 
 /// Requests per second the webhook stage accepts (steady state).
@@ -160,8 +161,10 @@ pub fn request_model<T: schemars::JsonSchema>() -> serde_json::Value {
 pub fn event_pipeline(
     t: &mut Template,
     settings: &Settings,
+    services: &[Service],
     assets: &Assets,
     data: &PipelineData,
+    flags: &[ServiceFlag],
 ) -> Result<Wired, Error> {
     let p = &settings.pipeline;
     check_timeouts(settings)?;
@@ -264,7 +267,10 @@ pub fn event_pipeline(
         "runbook_action: scales, restarts, drains, flips the degraded-mode flag",
     )
     .named(&action_role_name);
-    data.degraded_mode.grant_read_write(&mut action_role);
+    // enable_degraded_mode sets the flag the request names: only the services' own flags.
+    for flag in flags {
+        flag.parameter.grant_read_write(&mut action_role);
+    }
     // The rate limit per target is a conditional UpdateItem on the incidents table.
     data.incidents.grant_update(&mut action_role);
     action_role.grant(
@@ -289,7 +295,7 @@ pub fn event_pipeline(
         .tags(tags.to_list(|k, v| security_group::Tag::new(k, v))),
         crate::cfn::Attributes::new(),
     );
-    let action_env = action_environment(settings, data)?;
+    let action_env = action_environment(settings, services, data)?;
     let action = Function::new(
         t,
         "RunbookAction",
@@ -327,10 +333,10 @@ pub fn event_pipeline(
                 stabilization_seconds: p.stabilization_seconds,
                 deadline_seconds: p.remediation_deadline_seconds,
                 retention_seconds: i64::from(settings.incidents.ttl_days) * 86_400,
-                max_replicas: settings.checkout.max_replicas,
                 action_task_timeout_seconds: p.runbook_action.timeout_seconds
                     + TASK_TIMEOUT_MARGIN_SECONDS,
             },
+            services,
             &mut x,
         )?;
         (definition, x.into_substitutions())
@@ -474,8 +480,14 @@ pub fn event_pipeline(
 /// runbook_action's environment, written through the runtime contract.
 fn action_environment(
     settings: &Settings,
+    services: &[Service],
     data: &PipelineData,
 ) -> Result<std::collections::BTreeMap<String, Value<String>>, Error> {
+    // The namespaces where some service allows an action (the same list as the Roles of
+    // `k8s/rbac.yaml`).
+    let namespaces: Vec<String> = crate::k8s::rbac::actions_by_namespace(services)
+        .into_keys()
+        .collect();
     let p = &settings.pipeline;
     use runtime::runbook_action as v;
     EnvBuilder::new(Binary::RunbookAction)
@@ -483,18 +495,7 @@ fn action_environment(
             &v::EKS_CLUSTER_NAME,
             Value::from(settings.cluster.name.as_str()),
         )
-        .and_then(|e| {
-            e.set(
-                &v::ALLOWED_NAMESPACES,
-                Value::from(p.allowed_namespaces.join(",")),
-            )
-        })
-        .and_then(|e| {
-            e.set(
-                &v::DEGRADED_MODE_PARAMETER,
-                Value::from(data.degraded_mode.name()),
-            )
-        })
+        .and_then(|e| e.set(&v::ALLOWED_NAMESPACES, Value::from(namespaces.join(","))))
         .and_then(|e| e.set(&v::INCIDENTS_TABLE, Value::from(data.incidents.name())))
         .and_then(|e| {
             e.set(
