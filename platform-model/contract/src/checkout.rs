@@ -1,5 +1,26 @@
 //! What the checkout service and its alerts share: metric names and the latency histogram's
 //! buckets. The service exports these; the alert rules and their promtool tests read them.
+//!
+//! # Example: where a slow request lands
+//!
+//! The seeds' `LATENCY_MS=400` demo lands every request in the 0.5 s bucket, so the p99 that
+//! `histogram_quantile` reports is just under 0.5 s: above a 300 ms latency threshold, which is
+//! why `CheckoutHighLatency` fires.
+//!
+//! ```
+//! use platform_contract::checkout::{
+//!     DEMO_LATENCY_MS, DURATION_BUCKETS, bucket_of, estimated_quantile,
+//! };
+//!
+//! assert_eq!(bucket_of(DEMO_LATENCY_MS), Some(0.5));
+//! let p99 = estimated_quantile(0.99, DEMO_LATENCY_MS);
+//! assert!((p99 - 0.499).abs() < 1e-9);
+//! assert!(p99 > 0.3);
+//! // A request on a boundary lands in the next bucket; above every boundary, in +Inf.
+//! assert_eq!(bucket_of(100), Some(0.2));
+//! assert_eq!(bucket_of(10_000), None);
+//! assert_eq!(estimated_quantile(0.5, 10_000), DURATION_BUCKETS[DURATION_BUCKETS.len() - 1]);
+//! ```
 
 /// Requests answered, by route, method and status.
 pub const REQUESTS_TOTAL: &str = "checkout_requests_total";

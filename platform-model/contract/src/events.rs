@@ -2,6 +2,46 @@
 //!
 //! The same types give the producer's `PutEvents` entries, the EventBridge rule patterns and the
 //! state machine's paths.
+//!
+//! # Example: an event's detail on the wire
+//!
+//! A detail round-trips through JSON unchanged, leaves out what it does not know, and refuses a
+//! field it does not define (a producer's typo is an error, not a silently dropped value):
+//!
+//! ```
+//! use platform_contract::Severity;
+//! use platform_contract::events::{
+//!     BUS_NAME, DetailType, IncidentResolved, PlatformEvent, Source,
+//! };
+//! use serde_json::json;
+//!
+//! let resolved = IncidentResolved {
+//!     incident_id: "am-3f2a9c".into(),
+//!     alert_name: "CheckoutHighLatency".into(),
+//!     severity: Severity::Critical,
+//!     fingerprint: "3f2a9c".into(),
+//!     starts_at: String::new(), // unknown to this producer
+//!     resolved_at: "2026-01-05T10:20:00Z".into(),
+//!     time_to_resolve_seconds: None,
+//!     received_at: "2026-01-05T10:20:02Z".into(),
+//!     received_at_epoch: 1_767_608_402,
+//! };
+//! let wire = serde_json::to_value(&resolved)?;
+//! assert_eq!(wire["severity"], "critical");
+//! assert!(wire.get("time_to_resolve_seconds").is_none(), "never a made-up zero");
+//! assert_eq!(serde_json::from_value::<IncidentResolved>(wire.clone())?, resolved);
+//!
+//! let mut typo = wire;
+//! typo["resolvedAt"] = json!("2026-01-05T10:20:00Z");
+//! assert!(serde_json::from_value::<IncidentResolved>(typo).is_err());
+//!
+//! // What a PutEvents entry or a rule pattern names.
+//! assert_eq!(Source::Alertmanager.as_str(), "sre.alertmanager");
+//! assert_eq!(IncidentResolved::DETAIL_TYPE, DetailType::IncidentResolved);
+//! assert_eq!(serde_json::to_value(DetailType::IncidentResolved)?, "incident.resolved");
+//! assert_eq!(BUS_NAME, "sre-platform-events");
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,60 @@
 //! handlers and checkout compile it without the platform's Kubernetes, monitoring or settings
 //! code; `platform-model` re-exports it as `platform_model::contract`. Its `cfn` feature (off by
 //! default, on in `platform-model`) lets synth build an environment of CloudFormation values.
+//!
+//! # Example: from an incident to a runbook request
+//!
+//! A consumer reads an `incident.created` detail as `alert_ingest` published it, and the runbook
+//! it names becomes the request `runbook_action` receives:
+//!
+//! ```
+//! use platform_contract::Severity;
+//! use platform_contract::events::{IncidentCreated, PlatformEvent};
+//! use platform_contract::runbook::{Action, ActionRequest};
+//! use serde_json::json;
+//!
+//! let detail: IncidentCreated = serde_json::from_value(json!({
+//!     "incident_id": "am-3f2a9c",
+//!     "alert_name": "CheckoutHighLatency",
+//!     "severity": "critical",
+//!     "summary": "checkout p99 latency above 300 ms",
+//!     "fingerprint": "3f2a9c",
+//!     "starts_at": "2026-01-05T10:00:00Z",
+//!     "labels": {"namespace": "checkout"},
+//!     "runbook": {
+//!         "action": "scale_deployment",
+//!         "target": {"namespace": "checkout", "name": "checkout"}
+//!     },
+//!     "received_at": "2026-01-05T10:00:03Z",
+//!     "received_at_epoch": 1_767_607_203,
+//!     "account": "111111111111",
+//!     "region": "eu-west-1"
+//! }))?;
+//! assert_eq!(detail.severity, Severity::Critical); // only critical pages
+//! assert_eq!(IncidentCreated::DETAIL_TYPE.as_str(), "incident.created");
+//!
+//! let runbook = detail.runbook.expect("the alert names a runbook");
+//! let request = ActionRequest {
+//!     incident_id: detail.incident_id,
+//!     action: runbook.action,
+//!     target: runbook.target,
+//!     max_replicas: Some(6),
+//!     replicas: None,
+//!     dry_run: false,
+//! };
+//! assert_eq!(request.action, Action::ScaleDeployment);
+//! assert_eq!(
+//!     serde_json::to_value(&request)?,
+//!     json!({
+//!         "incident_id": "am-3f2a9c",
+//!         "action": "scale_deployment",
+//!         "target": {"namespace": "checkout", "name": "checkout"},
+//!         "max_replicas": 6,
+//!         "dry_run": false
+//!     })
+//! );
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
 pub mod checkout;
 pub mod events;

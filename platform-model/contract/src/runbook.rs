@@ -1,4 +1,39 @@
 //! Runbook actions: what the state machine asks `runbook_action` to do, and what it answers.
+//!
+//! # Example: a request from the state machine, a result back
+//!
+//! ```
+//! use platform_contract::runbook::{
+//!     Action, ActionRequest, ActionResult, ERROR_RETRYABLE, Outcome, Target,
+//! };
+//! use serde_json::json;
+//!
+//! // The state machine's input for a restart: no replica bounds, not a dry run.
+//! let request: ActionRequest = serde_json::from_value(json!({
+//!     "incident_id": "am-3f2a9c",
+//!     "action": "restart_deployment",
+//!     "target": {"namespace": "checkout", "name": "checkout"}
+//! }))?;
+//! assert_eq!(request.action, Action::RestartDeployment);
+//! assert_eq!((request.max_replicas, request.dry_run), (None, false));
+//! // The alert label names the action by its wire name.
+//! assert_eq!(Action::from_name("drain_node"), Some(Action::DrainNode));
+//! assert_eq!(Action::from_name("reboot_everything"), None);
+//!
+//! let result = ActionResult {
+//!     incident_id: request.incident_id,
+//!     action: request.action,
+//!     target: Target { namespace: "checkout".into(), name: "checkout".into() },
+//!     outcome: Outcome::Applied,
+//!     message: "restarted deployment checkout/checkout".into(),
+//! };
+//! let wire = serde_json::to_value(&result)?;
+//! assert_eq!(wire["outcome"], "applied");
+//! assert_eq!(serde_json::from_value::<ActionResult>(wire)?, result);
+//! // The error type the state machine's Retry lists.
+//! assert_eq!(ERROR_RETRYABLE, "RunbookAction.Retryable");
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

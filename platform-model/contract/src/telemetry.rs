@@ -1,5 +1,43 @@
 //! The metrics the platform's functions emit (CloudWatch embedded metric format, one JSON log
 //! line per request) and its alarms read: one owner for their namespace, names and dimensions.
+//!
+//! # Example: one embedded-metric-format line
+//!
+//! A function writes one JSON log line per request; CloudWatch turns it into metrics named here,
+//! which the alarms then read by the same constants:
+//!
+//! ```
+//! use platform_contract::telemetry::{
+//!     INGEST_NAMESPACE, INGEST_REJECTED_ALERTS_METRIC, INGEST_REQUESTS_METRIC, IngestOutcome,
+//!     OUTCOME_DIMENSION,
+//! };
+//! use serde_json::json;
+//!
+//! let outcome = IngestOutcome::Partial;
+//! let line = json!({
+//!     "_aws": {
+//!         "Timestamp": 1_767_607_203_000_i64,
+//!         "CloudWatchMetrics": [{
+//!             "Namespace": INGEST_NAMESPACE,
+//!             "Dimensions": [[OUTCOME_DIMENSION]],
+//!             "Metrics": [
+//!                 {"Name": INGEST_REQUESTS_METRIC, "Unit": "Count"},
+//!                 {"Name": INGEST_REJECTED_ALERTS_METRIC, "Unit": "Count"}
+//!             ]
+//!         }]
+//!     },
+//!     OUTCOME_DIMENSION: outcome.as_str(),
+//!     INGEST_REQUESTS_METRIC: 1,
+//!     INGEST_REJECTED_ALERTS_METRIC: 2
+//! });
+//! let text = line.to_string();
+//! assert!(text.contains(r#""Namespace":"SrePlatform/AlertIngest""#));
+//! assert_eq!(line["Outcome"], "partial");
+//! assert_eq!(line["RejectedAlerts"], 2);
+//! // Every outcome has its own dimension value.
+//! let values: std::collections::BTreeSet<_> = IngestOutcome::ALL.iter().map(|o| o.as_str()).collect();
+//! assert_eq!(values.len(), IngestOutcome::ALL.len());
+//! ```
 
 /// The CloudWatch namespace of alert_ingest's metrics.
 pub const INGEST_NAMESPACE: &str = "SrePlatform/AlertIngest";

@@ -1,5 +1,106 @@
 //! The webhook API: an API Gateway REST API whose routes proxy to a function, with request
 //! models generated from the Rust payload types.
+//!
+//! # Example: a webhook route validated against a payload type
+//!
+//! A route's request model is the JSON Schema of the Rust payload type, rewritten into the
+//! draft 4 API Gateway accepts; the API proxies the route to a function:
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::apigateway::{
+//!     CustomDomain, Route, WebhookApi, WebhookApiProps, draft04, draft04_problems,
+//! };
+//! use platform_model::aws::iam::ServiceRole;
+//! use platform_model::aws::kms::{EncryptionKey, KeyProps};
+//! use platform_model::aws::lambda::{Asset, Function, FunctionProps};
+//! use platform_model::cfn::{Parameter, Template};
+//! use platform_model::contract::webhook::alertmanager;
+//! use platform_model::settings::{Architecture, FunctionSettings};
+//! use serde_json::json;
+//!
+//! // The payload's schema (draft 7, as schemars writes it), made acceptable to API Gateway.
+//! let mut settings = schemars::generate::SchemaSettings::draft07();
+//! settings.inline_subschemas = true;
+//! let schema = settings.into_generator().into_root_schema_for::<alertmanager::Webhook>();
+//! let model = draft04(serde_json::to_value(schema).unwrap());
+//! assert_eq!(model["$schema"], "http://json-schema.org/draft-04/schema#");
+//! assert!(draft04_problems(&model).is_empty(), "{:?}", draft04_problems(&model));
+//! // What draft 4 lacks is named with its path.
+//! assert_eq!(
+//!     draft04_problems(&json!({"properties": {"version": {"const": "4"}}})),
+//!     ["/properties/version/const: `const` is not a draft-4 keyword API Gateway accepts"]
+//! );
+//!
+//! let mut t = Template::new("webhooks", "Alert webhooks");
+//! let key = EncryptionKey::new(
+//!     &mut t,
+//!     "Data",
+//!     KeyProps {
+//!         description: "Webhook logs".into(),
+//!         alias: "webhooks".into(),
+//!         pending_window_days: 30,
+//!         admin_role_names: vec![],
+//!         service_users: vec![],
+//!         allow_logs: true,
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! let bucket = t.parameter("AssetBucket", Parameter::string());
+//! let mut role = ServiceRole::new("Ingest", "lambda.amazonaws.com", "Ingests alerts");
+//! let function = Function::new(
+//!     &mut t,
+//!     "Ingest",
+//!     FunctionProps {
+//!         name: "alert-ingest".into(),
+//!         description: "Normalizes alerts into platform events".into(),
+//!         asset: Asset { name: "alert_ingest".into(), sha256: "ab".repeat(32) },
+//!         size: FunctionSettings { memory_mb: 256, timeout_seconds: 10, reserved_concurrency: 20 },
+//!         architecture: Architecture::Arm64,
+//!         environment: Default::default(),
+//!         vpc: None,
+//!         tags: Tags::default(),
+//!     },
+//!     &mut role,
+//!     &bucket,
+//!     &key,
+//! );
+//! role.finish(&mut t);
+//! let api = WebhookApi::new(
+//!     &mut t,
+//!     "Webhook",
+//!     WebhookApiProps {
+//!         name: "alert-webhooks".into(),
+//!         stage: "v1".into(),
+//!         rate_limit: 20.0,
+//!         burst_limit: 40,
+//!         routes: vec![Route {
+//!             path: vec!["webhook".into(), "alertmanager".into()],
+//!             model_name: "AlertmanagerWebhook".into(),
+//!             model_schema: model,
+//!         }],
+//!         integration_timeout_ms: 10_000,
+//!         domain: CustomDomain {
+//!             name: "alerts.example.com".into(),
+//!             certificate_arn: "arn:aws:acm:eu-west-1:111111111111:certificate/abc".into(),
+//!             zone_name: "example.com".into(),
+//!         },
+//!         tags: Tags::default(),
+//!     },
+//!     &function,
+//!     &key,
+//! );
+//! assert_eq!(api.public_url(), "https://alerts.example.com");
+//!
+//! let json = t.to_json()?;
+//! let post = &json["Resources"]["WebhookWebhookAlertmanagerPost"]["Properties"];
+//! assert_eq!(post["HttpMethod"], "POST");
+//! assert_eq!(post["Integration"]["Type"], "AWS_PROXY");
+//! assert_eq!(post["RequestModels"]["application/json"], json!({"Ref": "WebhookAlertmanagerWebhookModel"}));
+//! let stage = &json["Resources"]["WebhookStage"]["Properties"];
+//! assert_eq!(stage["MethodSettings"][0]["ThrottlingRateLimit"], 20.0);
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use crate::aws::Tags;
 use crate::aws::iam::ServiceRole;

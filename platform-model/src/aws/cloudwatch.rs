@@ -1,4 +1,81 @@
 //! CloudWatch alarms that notify a topic, and dashboards.
+//!
+//! # Example: an error-rate alarm on alert_ingest's own metrics
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::cloudwatch::{Metric, error_rate_alarm, metric_alarm};
+//! use platform_model::aws::kms::{EncryptionKey, KeyProps};
+//! use platform_model::aws::sns::NotificationTopic;
+//! use platform_model::cfn::{Template, Value};
+//! use platform_model::contract::telemetry::{
+//!     INGEST_NAMESPACE, INGEST_REQUESTS_METRIC, IngestOutcome, OUTCOME_DIMENSION,
+//! };
+//! use platform_model::resources::cloudwatch::alarm::{ComparisonOperator, Statistic};
+//! use serde_json::json;
+//!
+//! let mut t = Template::new("ingest-alarms", "Alarms on the webhook ingestion");
+//! let key = EncryptionKey::new(
+//!     &mut t,
+//!     "Alarms",
+//!     KeyProps {
+//!         description: "Alarm notifications".into(),
+//!         alias: "alarms".into(),
+//!         pending_window_days: 30,
+//!         admin_role_names: vec![],
+//!         service_users: vec!["cloudwatch.amazonaws.com".into()],
+//!         allow_logs: false,
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! let topic = NotificationTopic::new(&mut t, "OnCall", "oncall", &key, &Tags::default());
+//! let requests = |outcome: IngestOutcome| {
+//!     Metric::new(
+//!         INGEST_NAMESPACE,
+//!         INGEST_REQUESTS_METRIC,
+//!         vec![(OUTCOME_DIMENSION, Value::from(outcome.as_str()))],
+//!     )
+//! };
+//! error_rate_alarm(
+//!     &mut t,
+//!     "IngestUnavailable",
+//!     "ingest-unavailable",
+//!     "More than 5% of webhook calls could not be delivered",
+//!     &requests(IngestOutcome::Unavailable),
+//!     &Metric::new(INGEST_NAMESPACE, INGEST_REQUESTS_METRIC, vec![]),
+//!     5.0,
+//!     &topic,
+//! );
+//! metric_alarm(
+//!     &mut t,
+//!     "IngestUnauthorized",
+//!     "ingest-unauthorized",
+//!     "Webhook calls with a wrong token",
+//!     &requests(IngestOutcome::Unauthorized),
+//!     Statistic::Sum,
+//!     300,
+//!     1,
+//!     ComparisonOperator::GreaterThanOrEqualToThreshold,
+//!     10.0,
+//!     &topic,
+//! );
+//!
+//! let json = t.to_json()?;
+//! let rate = &json["Resources"]["IngestUnavailableAlarm"]["Properties"];
+//! assert_eq!(rate["Threshold"], 5.0);
+//! assert_eq!(rate["Metrics"][2]["Expression"], "IF(total > 0, 100 * errors / total, 0)");
+//! assert_eq!(
+//!     rate["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"],
+//!     json!([{"Name": "Outcome", "Value": "unavailable"}])
+//! );
+//! // Both alarms notify the topic when they fire and when they recover.
+//! for alarm in ["IngestUnavailableAlarm", "IngestUnauthorizedAlarm"] {
+//!     let props = &json["Resources"][alarm]["Properties"];
+//!     assert_eq!(props["AlarmActions"], json!([{"Ref": "OnCallTopic"}]));
+//!     assert_eq!(props["OKActions"], json!([{"Ref": "OnCallTopic"}]));
+//! }
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use serde_json::json;
 

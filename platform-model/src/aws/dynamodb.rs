@@ -1,4 +1,68 @@
 //! DynamoDB tables: on-demand, KMS-encrypted, point-in-time recovery, TTL.
+//!
+//! # Example: the incident table, written by a function
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::dynamodb::{KeyType, RecordTable, TableProps};
+//! use platform_model::aws::iam::ServiceRole;
+//! use platform_model::aws::kms::{EncryptionKey, KeyProps};
+//! use platform_model::cfn::Template;
+//! use platform_model::contract::incident_record;
+//! use serde_json::json;
+//!
+//! let mut t = Template::new("incidents", "Incident records");
+//! let key = EncryptionKey::new(
+//!     &mut t,
+//!     "Data",
+//!     KeyProps {
+//!         description: "Incident records".into(),
+//!         alias: "incidents".into(),
+//!         pending_window_days: 30,
+//!         admin_role_names: vec![],
+//!         service_users: vec![],
+//!         allow_logs: false,
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! let table = RecordTable::new(
+//!     &mut t,
+//!     "Incidents",
+//!     &key,
+//!     TableProps {
+//!         name: "sre-incidents".into(),
+//!         partition_key: (incident_record::INCIDENT_ID.into(), KeyType::String),
+//!         sort_key: Some((incident_record::TIMESTAMP.into(), KeyType::String)),
+//!         ttl_attribute: Some(incident_record::EXPIRES_AT.into()),
+//!         deletion_protection: true,
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! let mut role = ServiceRole::new("Recorder", "lambda.amazonaws.com", "Records incidents");
+//! table.grant_write(&mut role);
+//! role.finish(&mut t);
+//!
+//! let json = t.to_json()?;
+//! let resource = &json["Resources"]["IncidentsTable"];
+//! assert_eq!(resource["DeletionPolicy"], "Retain"); // kept when the stack goes
+//! let props = &resource["Properties"];
+//! assert_eq!(props["BillingMode"], "PAY_PER_REQUEST");
+//! assert_eq!(
+//!     props["KeySchema"],
+//!     json!([
+//!         {"AttributeName": "incident_id", "KeyType": "HASH"},
+//!         {"AttributeName": "timestamp", "KeyType": "RANGE"}
+//!     ])
+//! );
+//! assert_eq!(props["SSESpecification"]["SSEEnabled"], true);
+//! assert_eq!(props["SSESpecification"]["SSEType"], "KMS");
+//! assert_eq!(props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+//! assert_eq!(props["TimeToLiveSpecification"]["AttributeName"], "expires_at");
+//! // Writes only: no deletes, no scans.
+//! let grant = &json["Resources"]["RecorderRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0];
+//! assert_eq!(grant["Action"], json!(["dynamodb:PutItem", "dynamodb:UpdateItem"]));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use crate::aws::Tags;
 use crate::aws::kms::EncryptionKey;

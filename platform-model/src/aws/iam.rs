@@ -1,4 +1,60 @@
 //! Typed IAM policy documents (key policies, resource policies, role policies).
+//!
+//! # Example: a role whose permissions come from wiring
+//!
+//! A policy document is plain typed data; a [`ServiceRole`] collects the statements the
+//! constructs grant (once each) and is added with exactly those:
+//!
+//! ```
+//! use platform_model::aws::iam::{PolicyDocument, Principal, ServiceRole, Statement};
+//! use platform_model::cfn::{Expr, Template};
+//! use serde_json::json;
+//!
+//! let deny_deletes = PolicyDocument::new().statement(
+//!     Statement::allow(["s3:DeleteObject"])
+//!         .deny()
+//!         .sid("NoDeletes")
+//!         .principal(Principal::Aws(vec!["arn:aws:iam::111111111111:root".into()]))
+//!         .on("arn:aws:s3:::payments-audit/*"),
+//! );
+//! assert_eq!(
+//!     deny_deletes.to_json(),
+//!     json!({
+//!         "Version": "2012-10-17",
+//!         "Statement": [{
+//!             "Sid": "NoDeletes",
+//!             "Effect": "Deny",
+//!             "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+//!             "Action": ["s3:DeleteObject"],
+//!             "Resource": ["arn:aws:s3:::payments-audit/*"]
+//!         }]
+//!     })
+//! );
+//!
+//! let mut t = Template::new("payments-worker", "Payments worker's role");
+//! let mut role = ServiceRole::new("Worker", "lambda.amazonaws.com", "Sends payment events");
+//! let send = Statement::allow(["sqs:SendMessage"]).on(Expr::import_value("payments-QueueArn"));
+//! role.grant(send.clone());
+//! role.grant(send); // granted twice, written once
+//! assert_eq!(role.statements().len(), 1);
+//! let arn = role.arn(); // usable before the role is added
+//! role.finish(&mut t);
+//!
+//! let json = t.to_json()?;
+//! let props = &json["Resources"]["WorkerRole"]["Properties"];
+//! let trust = &props["AssumeRolePolicyDocument"]["Statement"][0];
+//! assert_eq!(trust["Principal"], json!({"Service": "lambda.amazonaws.com"}));
+//! assert_eq!(trust["Action"], json!(["sts:AssumeRole"]));
+//! let policy = &props["Policies"][0];
+//! assert_eq!(policy["PolicyName"], "wiring");
+//! assert_eq!(
+//!     policy["PolicyDocument"]["Statement"],
+//!     json!([{"Effect": "Allow", "Action": ["sqs:SendMessage"],
+//!             "Resource": [{"Fn::ImportValue": "payments-QueueArn"}]}])
+//! );
+//! assert_eq!(serde_json::to_value(arn).unwrap(), json!({"Fn::GetAtt": ["WorkerRole", "Arn"]}));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,58 @@
 //! A customer managed KMS key with rotation, a key policy and an alias.
+//!
+//! # Example: a key EventBridge may use, administered by a role
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::iam::ServiceRole;
+//! use platform_model::aws::kms::{EncryptionKey, KeyProps, SERVICE_USE_ACTIONS};
+//! use platform_model::cfn::Template;
+//! use serde_json::json;
+//!
+//! let mut t = Template::new("payments-key", "Payments team's key");
+//! let key = EncryptionKey::new(
+//!     &mut t,
+//!     "Payments",
+//!     KeyProps {
+//!         description: "Payments team's events and queues".into(),
+//!         alias: "payments".into(), // becomes alias/payments
+//!         pending_window_days: 30,
+//!         admin_role_names: vec!["payments-admin".into()],
+//!         service_users: vec!["events.amazonaws.com".into()],
+//!         allow_logs: false,
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! let mut role = ServiceRole::new("Worker", "lambda.amazonaws.com", "Reads the queues");
+//! key.grant_encrypt_decrypt(&mut role);
+//! role.finish(&mut t);
+//!
+//! let json = t.to_json()?;
+//! let props = &json["Resources"]["PaymentsKey"]["Properties"];
+//! assert_eq!(props["EnableKeyRotation"], true);
+//! assert_eq!(props["PendingWindowInDays"], 30);
+//! let statements = props["KeyPolicy"]["Statement"].as_array().unwrap();
+//! let sids: Vec<_> = statements.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+//! assert_eq!(
+//!     sids,
+//!     ["AccountRootAdministersThroughIam", "KeyAdministrators", "ServicesEncryptOnBehalfOfTheAccount"]
+//! );
+//! // The service may only use the key, and only for this account's resources.
+//! let services = &statements[2];
+//! assert_eq!(services["Principal"], json!({"Service": "events.amazonaws.com"}));
+//! assert_eq!(services["Action"], json!(SERVICE_USE_ACTIONS));
+//! assert_eq!(
+//!     services["Condition"]["StringEquals"]["aws:SourceAccount"],
+//!     json!({"Ref": "AWS::AccountId"})
+//! );
+//! let alias = &json["Resources"]["PaymentsAlias"]["Properties"];
+//! assert_eq!(alias["AliasName"], "alias/payments");
+//! assert_eq!(alias["TargetKeyId"], json!({"Ref": "PaymentsKey"}));
+//! // The worker's grant names this key's ARN.
+//! let grant = &json["Resources"]["WorkerRole"]["Properties"]["Policies"][0]["PolicyDocument"];
+//! assert_eq!(grant["Statement"][0]["Resource"], json!([{"Fn::GetAtt": ["PaymentsKey", "Arn"]}]));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use crate::aws::Tags;
 use crate::aws::iam::{PolicyDocument, Principal, Statement};

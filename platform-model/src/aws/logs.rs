@@ -1,4 +1,50 @@
 //! CloudWatch Logs log groups: KMS-encrypted, with a retention.
+//!
+//! # Example: an encrypted audit log group EventBridge writes to
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::kms::{EncryptionKey, KeyProps};
+//! use platform_model::aws::logs::LogGroup;
+//! use platform_model::cfn::Template;
+//! use serde_json::json;
+//!
+//! let mut t = Template::new("payments-audit", "Payments team's audit trail");
+//! let key = EncryptionKey::new(
+//!     &mut t,
+//!     "Payments",
+//!     KeyProps {
+//!         description: "Payments team's logs".into(),
+//!         alias: "payments-logs".into(),
+//!         pending_window_days: 30,
+//!         admin_role_names: vec![],
+//!         service_users: vec![],
+//!         allow_logs: true, // CloudWatch Logs of the stack's region may use the key
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! let audit = LogGroup::new(&mut t, "Audit", "/payments/audit", &key, 365, &Tags::default());
+//! audit.allow_eventbridge(&mut t, "Audit", "payments-events");
+//!
+//! let json = t.to_json()?;
+//! let group = &json["Resources"]["AuditLogGroup"]["Properties"];
+//! assert_eq!(group["LogGroupName"], "/payments/audit");
+//! assert_eq!(group["RetentionInDays"], 365);
+//! assert_eq!(group["KmsKeyId"], json!({"Fn::GetAtt": ["PaymentsKey", "Arn"]}));
+//! // The resource policy is a JSON string filled in by Fn::Sub.
+//! let policy = &json["Resources"]["AuditEventsPolicy"]["Properties"];
+//! assert_eq!(policy["PolicyName"], "payments-audit-eventbridge");
+//! let document: serde_json::Value =
+//!     serde_json::from_str(policy["PolicyDocument"]["Fn::Sub"].as_str().unwrap()).unwrap();
+//! let statement = &document["Statement"][0];
+//! assert_eq!(statement["Principal"], json!({"Service": "events.amazonaws.com"}));
+//! assert_eq!(statement["Action"], json!(["logs:CreateLogStream", "logs:PutLogEvents"]));
+//! assert!(statement["Condition"]["ArnLike"]["aws:SourceArn"]
+//!     .as_str()
+//!     .unwrap()
+//!     .ends_with(":rule/payments-events/*"));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use crate::aws::Tags;
 use crate::aws::iam::{PolicyDocument, Principal, ServiceRole, Statement};

@@ -1,4 +1,66 @@
 //! SNS topics (KMS-encrypted) and their subscriptions.
+//!
+//! # Example: an on-call topic with subscriptions and a dead-letter queue
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::kms::{EncryptionKey, KeyProps};
+//! use platform_model::aws::sns::{FilterScope, NotificationTopic};
+//! use platform_model::aws::sqs::DeadLetterQueue;
+//! use platform_model::cfn::{Expr, Template};
+//! use serde_json::json;
+//!
+//! let mut t = Template::new("payments-oncall", "Payments team's notifications");
+//! let key = EncryptionKey::new(
+//!     &mut t,
+//!     "Payments",
+//!     KeyProps {
+//!         description: "Payments team's notifications".into(),
+//!         alias: "payments-oncall".into(),
+//!         pending_window_days: 30,
+//!         admin_role_names: vec![],
+//!         service_users: vec!["sns.amazonaws.com".into(), "cloudwatch.amazonaws.com".into()],
+//!         allow_logs: false,
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! let dlq = DeadLetterQueue::new(&mut t, "Undelivered", "payments-undelivered", &key, 14, &Tags::default());
+//! let mut topic = NotificationTopic::new(&mut t, "OnCall", "payments-oncall", &key, &Tags::default());
+//! dlq.allow_sns_topic(&mut t, "UndeliveredPolicy", topic.arn());
+//! topic.dead_letters_to(dlq.arn());
+//! topic.subscribe_email(&mut t, "OnCallEmail", "payments-oncall@example.com");
+//! topic.subscribe_https(
+//!     &mut t,
+//!     "OnCallPager",
+//!     "https://pager.example.com/hook",
+//!     Some((FilterScope::MessageBody, json!({"detail": {"severity": ["critical"]}}))),
+//! );
+//! // CloudWatch alarms of this account may publish.
+//! topic.allow_services_to_publish(
+//!     &mut t,
+//!     "OnCallPolicy",
+//!     &[(
+//!         "cloudwatch.amazonaws.com",
+//!         Expr::sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"),
+//!     )],
+//! );
+//!
+//! let json = t.to_json()?;
+//! let r = &json["Resources"];
+//! assert_eq!(r["OnCallTopic"]["Properties"]["KmsMasterKeyId"], json!({"Fn::GetAtt": ["PaymentsKey", "Arn"]}));
+//! let email = &r["OnCallEmail"]["Properties"];
+//! assert_eq!(email["Protocol"], "email");
+//! assert_eq!(email["TopicArn"], json!({"Ref": "OnCallTopic"}));
+//! assert_eq!(
+//!     email["RedrivePolicy"]["deadLetterTargetArn"],
+//!     json!({"Fn::GetAtt": ["UndeliveredQueue", "Arn"]})
+//! );
+//! assert_eq!(r["OnCallPager"]["Properties"]["FilterPolicyScope"], "MessageBody");
+//! let publish = &r["OnCallPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+//! assert_eq!(publish["Principal"], json!({"Service": "cloudwatch.amazonaws.com"}));
+//! assert_eq!(publish["Condition"]["StringEquals"]["aws:SourceAccount"], json!({"Ref": "AWS::AccountId"}));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use crate::aws::Tags;
 use crate::aws::kms::EncryptionKey;

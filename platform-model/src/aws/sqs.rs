@@ -1,4 +1,52 @@
 //! SQS queues: KMS-encrypted dead-letter queues.
+//!
+//! # Example: an encrypted dead-letter queue for EventBridge rules
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::kms::{EncryptionKey, KeyProps};
+//! use platform_model::aws::sqs::{DeadLetterQueue, MAX_RETENTION_DAYS};
+//! use platform_model::cfn::{Expr, Template};
+//! use serde_json::json;
+//!
+//! let mut t = Template::new("payments-dlq", "Payments team's undeliverable events");
+//! let key = EncryptionKey::new(
+//!     &mut t,
+//!     "Payments",
+//!     KeyProps {
+//!         description: "Payments team's queues".into(),
+//!         alias: "payments".into(),
+//!         pending_window_days: 30,
+//!         admin_role_names: vec![],
+//!         service_users: vec!["events.amazonaws.com".into()],
+//!         allow_logs: false,
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! // 30 days asked, SQS keeps at most 14.
+//! let dlq = DeadLetterQueue::new(&mut t, "Failed", "payments-failed", &key, 30, &Tags::default());
+//! dlq.allow_eventbridge_rules(
+//!     &mut t,
+//!     "FailedPolicy",
+//!     vec![Expr::sub(
+//!         "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/payments/*",
+//!     )],
+//! );
+//!
+//! let json = t.to_json()?;
+//! let queue = &json["Resources"]["FailedQueue"]["Properties"];
+//! assert_eq!(queue["QueueName"], "payments-failed");
+//! // Server-side encryption with the customer managed key.
+//! assert_eq!(queue["KmsMasterKeyId"], json!({"Fn::GetAtt": ["PaymentsKey", "Arn"]}));
+//! assert_eq!(queue["MessageRetentionPeriod"], i64::from(MAX_RETENTION_DAYS) * 86_400);
+//! let policy = &json["Resources"]["FailedPolicy"]["Properties"];
+//! assert_eq!(policy["Queues"], json!([{"Ref": "FailedQueue"}]));
+//! let statement = &policy["PolicyDocument"]["Statement"][0];
+//! assert_eq!(statement["Principal"], json!({"Service": "events.amazonaws.com"}));
+//! assert_eq!(statement["Action"], json!(["sqs:SendMessage"]));
+//! assert!(statement["Condition"]["ArnEquals"]["aws:SourceArn"].is_array());
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use crate::aws::Tags;
 use crate::aws::kms::EncryptionKey;

@@ -1,4 +1,41 @@
 //! SSM parameters used as runtime flags.
+//!
+//! # Example: a feature flag a function may flip
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::iam::ServiceRole;
+//! use platform_model::aws::ssm::FlagParameter;
+//! use platform_model::cfn::Template;
+//! use serde_json::json;
+//!
+//! let mut t = Template::new("checkout-flags", "Checkout's runtime flags");
+//! let flag = FlagParameter::new(
+//!     &mut t,
+//!     "DegradedMode",
+//!     "/checkout/degraded_mode",
+//!     false,
+//!     "Serve without recommendations while the store is degraded",
+//!     &Tags::default(),
+//! );
+//! let mut role = ServiceRole::new("Runbook", "lambda.amazonaws.com", "Runs remediations");
+//! flag.grant_read_write(&mut role);
+//! role.finish(&mut t);
+//!
+//! let json = t.to_json()?;
+//! let param = &json["Resources"]["DegradedModeParameter"]["Properties"];
+//! assert_eq!(param["Name"], "/checkout/degraded_mode");
+//! assert_eq!(param["Type"], "String"); // CloudFormation cannot create SecureString
+//! assert_eq!(param["Value"], "false");
+//! assert_eq!(param["AllowedPattern"], "^(true|false)$");
+//! let grant = &json["Resources"]["RunbookRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0];
+//! assert_eq!(grant["Action"], json!(["ssm:GetParameter", "ssm:PutParameter"]));
+//! assert_eq!(
+//!     grant["Resource"][0],
+//!     json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/checkout/degraded_mode"})
+//! );
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,107 @@
 //! Step Functions: the typed ASL builder ([`asl`]), optimized integrations that grant their own
 //! permissions, and the state machine construct.
+//!
+//! # Example: a state machine that records and notifies
+//!
+//! Each integration grants the state machine's role exactly the action it calls, on exactly the
+//! resource it names, and records the resource as a definition substitution:
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::dynamodb::{KeyType, RecordTable, TableProps};
+//! use platform_model::aws::iam::ServiceRole;
+//! use platform_model::aws::kms::{EncryptionKey, KeyProps};
+//! use platform_model::aws::sns::NotificationTopic;
+//! use platform_model::aws::stepfunctions::asl::{Builder, Next, State};
+//! use platform_model::aws::stepfunctions::{Integrations, StateMachine, StateMachineProps};
+//! use platform_model::cfn::Template;
+//! use serde_json::json;
+//!
+//! let mut t = Template::new("incident-flow", "Record an incident, then page");
+//! let key = EncryptionKey::new(
+//!     &mut t,
+//!     "Data",
+//!     KeyProps {
+//!         description: "Incident data".into(),
+//!         alias: "incident-flow".into(),
+//!         pending_window_days: 30,
+//!         admin_role_names: vec![],
+//!         service_users: vec![],
+//!         allow_logs: true,
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! let table = RecordTable::new(
+//!     &mut t,
+//!     "Incidents",
+//!     &key,
+//!     TableProps {
+//!         name: "incidents".into(),
+//!         partition_key: ("incident_id".into(), KeyType::String),
+//!         sort_key: None,
+//!         ttl_attribute: None,
+//!         deletion_protection: false,
+//!         tags: Tags::default(),
+//!     },
+//! );
+//! let topic = NotificationTopic::new(&mut t, "Page", "page", &key, &Tags::default());
+//!
+//! let mut role = ServiceRole::new("Flow", "states.amazonaws.com", "Runs the incident flow");
+//! let mut integrations = Integrations::new(&mut role);
+//! let mut b = Builder::new("Record the incident, then page");
+//! let record = b.declare("Record");
+//! let page = b.declare("Page");
+//! b.define(
+//!     &record,
+//!     State::Task(integrations.put_item(
+//!         &table,
+//!         "IncidentsTable",
+//!         json!({"Item": {"incident_id": {"S.$": "$.detail.incident_id"}}}),
+//!         Next::To(page.clone()),
+//!     )),
+//! );
+//! b.define(
+//!     &page,
+//!     State::Task(integrations.publish(&topic, "PageTopic", json!({"Message.$": "$.detail.summary"}), Next::End)),
+//! );
+//! let substitutions = integrations.into_substitutions();
+//! let definition = b.build(&record)?;
+//! let machine = StateMachine::new(
+//!     &mut t,
+//!     "Flow",
+//!     StateMachineProps {
+//!         name: "incident-flow".into(),
+//!         definition,
+//!         substitutions,
+//!         tags: Tags::default(),
+//!     },
+//!     &mut role,
+//!     &key,
+//! );
+//! role.finish(&mut t);
+//! assert_eq!(machine.arn_placeholder(), "${FlowStateMachine}");
+//!
+//! let json = t.to_json()?;
+//! let props = &json["Resources"]["FlowStateMachine"]["Properties"];
+//! assert_eq!(props["Definition"]["States"]["Record"]["Parameters"]["TableName"], "${IncidentsTable}");
+//! assert_eq!(props["DefinitionSubstitutions"]["IncidentsTable"], json!({"Ref": "IncidentsTable"}));
+//! assert_eq!(props["DefinitionSubstitutions"]["PageTopic"], json!({"Ref": "PageTopic"}));
+//! assert_eq!(props["EncryptionConfiguration"]["Type"], "CUSTOMER_MANAGED_KMS_KEY");
+//! assert_eq!(props["LoggingConfiguration"]["IncludeExecutionData"], false);
+//! // The role may put items in that table and publish to that topic, nothing broader.
+//! let statements = &json["Resources"]["FlowRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+//! assert!(statements.as_array().unwrap().contains(&json!({
+//!     "Effect": "Allow",
+//!     "Action": ["dynamodb:PutItem"],
+//!     "Resource": [{"Fn::GetAtt": ["IncidentsTable", "Arn"]}]
+//! })));
+//! assert!(statements.as_array().unwrap().contains(&json!({
+//!     "Effect": "Allow",
+//!     "Action": ["sns:Publish"],
+//!     "Resource": [{"Ref": "PageTopic"}]
+//! })));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 pub mod asl;
 
