@@ -45,6 +45,7 @@
 //!     target: runbook.target,
 //!     max_replicas: Some(6),
 //!     replicas: None,
+//!     degraded_mode_parameter: None,
 //!     dry_run: false,
 //! };
 //! assert_eq!(request.action, Action::ScaleDeployment);
