@@ -117,8 +117,6 @@ pub struct PipelineSettings {
     /// Seconds after the action by which the incident must be resolved, or it is escalated.
     #[schemars(range(min = 10, max = 86400))]
     pub remediation_deadline_seconds: u32,
-    /// Namespaces the runbook may act in.
-    pub allowed_namespaces: Vec<String>,
     /// Seconds `drain_node` keeps evicting; must end before runbook_action's timeout.
     #[schemars(range(min = 1, max = 840))]
     pub drain_timeout_seconds: u32,

@@ -1,3 +1,5 @@
-//! The parts of `synth` that tests and benchmarks share with the binary.
+//! The parts of `synth` that tests, benchmarks and other teams' binaries share with the binary:
+//! the command line ([`cli::main`]) and the Lambda assets' hashes ([`assets`]).
 
 pub mod assets;
+pub mod cli;

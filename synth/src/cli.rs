@@ -1,0 +1,418 @@
+//! The `synth` command line, as a library function: [`main`] runs it on any composition of
+//! the platform, so a team's own small binary writes its platform's files the same way
+//! (`examples/payments/src/main.rs`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use platform_model::platform::{self, Artifact, Platform};
+use platform_model::settings::{Architecture, Environment, Settings};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Synthesizes the SRE platform's files from the typed model in `platform-model`: CloudFormation
+/// templates, Kubernetes YAML, Prometheus rule files with their promtool tests, the
+/// Alertmanager configuration, Helm values, Grafana dashboards and the operator scripts, for
+/// the platform's own parts and every service on it.
+///
+/// Output is deterministic: the same code and settings always write byte-identical files, so
+/// `out/` is committed and every change to generated infrastructure is a reviewable diff.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about, after_help = EXAMPLES)]
+struct Cli {
+    /// Environment to synthesize; `all` does dev, staging and prod.
+    #[arg(long, value_enum, default_value_t = EnvArg::All)]
+    env: EnvArg,
+
+    /// Folder to write into; each environment gets `<DIR>/<env>/`.
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    out: PathBuf,
+
+    /// Write nothing; exit 1 and list every stale, missing or unexpected file when the folder
+    /// differs from what the code produces (CI runs this).
+    #[arg(long)]
+    check: bool,
+
+    /// Read `<env>.toml` settings from this folder instead of the settings embedded in
+    /// platform-model (`platform-model/settings/`).
+    #[arg(long, value_name = "DIR")]
+    settings_dir: Option<PathBuf>,
+
+    /// Refuse settings that still hold placeholder values (REPLACE_ME, example.com hosts,
+    /// sample account ids and ARNs): use it for anything you deploy. Plain synth keeps working
+    /// on the embedded example settings.
+    #[arg(long)]
+    strict: bool,
+
+    /// Print only errors.
+    #[arg(long, short)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the JSON Schema of settings files (commit it as
+    /// platform-model/settings/settings.schema.json).
+    SettingsSchema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EnvArg {
+    Dev,
+    Staging,
+    Prod,
+    All,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  synth --env prod              write out/prod/
+  synth                         write every environment
+  synth --check                 fail if out/ is stale (what CI runs)
+  synth --env prod --strict --settings-dir ../our-settings
+                                refuse placeholder values before a deploy
+  synth --env dev --out /tmp/o  write /tmp/o/dev/
+  synth settings-schema > platform-model/settings/settings.schema.json
+
+Exit codes: 0 success, 1 out/ is stale (--check), 2 bad settings or a model error.";
+
+const MANIFEST: &str = "manifest.json";
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    environment: &'a str,
+    generator: &'static str,
+    files: Vec<ManifestFile<'a>>,
+    /// The Lambda zips the pipeline template expects in its assets bucket.
+    assets: Vec<ManifestAsset<'a>>,
+}
+
+/// One function's code: where `lambdas/build.sh` writes it and the key to upload it under.
+#[derive(Serialize)]
+struct ManifestAsset<'a> {
+    function: &'a str,
+    /// The function's `Architectures` (Lambda's name): what `lambdas/build.sh` builds.
+    architecture: &'static str,
+    /// The Rust target of that architecture.
+    rust_target: &'static str,
+    zip: String,
+    s3_key: String,
+}
+
+#[derive(Serialize)]
+struct ManifestFile<'a> {
+    path: &'a str,
+    kind: platform::ArtifactKind,
+    items: usize,
+    bytes: usize,
+    sha256: String,
+}
+
+fn sha256(s: &str) -> String {
+    let digest = Sha256::digest(s.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every file of one environment's folder (artifacts and the manifest), by relative path.
+fn expected_files(
+    env: Environment,
+    artifacts: &[Artifact],
+    assets: &platform::Assets,
+    architecture: Architecture,
+) -> Result<BTreeMap<String, String>> {
+    let manifest = Manifest {
+        environment: env.name(),
+        generator: concat!("synth ", env!("CARGO_PKG_VERSION")),
+        files: artifacts
+            .iter()
+            .map(|a| ManifestFile {
+                path: &a.path,
+                kind: a.kind,
+                items: a.items,
+                bytes: a.contents.len(),
+                sha256: sha256(&a.contents),
+            })
+            .collect(),
+        assets: [&assets.alert_ingest, &assets.runbook_action]
+            .into_iter()
+            .map(|a| ManifestAsset {
+                function: &a.name,
+                architecture: architecture.name(),
+                rust_target: architecture.rust_target(),
+                zip: format!(
+                    "target/lambda/{}/{}/bootstrap.zip",
+                    architecture.name(),
+                    a.name
+                ),
+                s3_key: a.key(architecture),
+            })
+            .collect(),
+    };
+    let mut manifest_json = serde_json::to_string_pretty(&manifest)?;
+    manifest_json.push('\n');
+    let mut files: BTreeMap<String, String> = artifacts
+        .iter()
+        .map(|a| (a.path.clone(), a.contents.clone()))
+        .collect();
+    files.insert(MANIFEST.to_owned(), manifest_json);
+    Ok(files)
+}
+
+fn load_settings(env: Environment, dir: Option<&Path>) -> Result<Settings> {
+    match dir {
+        None => Ok(Settings::embedded(env)?),
+        Some(dir) => {
+            let path = dir.join(format!("{}.toml", env.name()));
+            let text = fs::read_to_string(&path)
+                .with_context(|| format!("reading settings file {}", path.display()))?;
+            let label = path.display().to_string();
+            let s = Settings::from_toml(&label, &text)?;
+            s.expect_environment(&label, env)?;
+            Ok(s)
+        }
+    }
+}
+
+/// Files below `dir`, relative, with `/` separators.
+fn existing_files(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = match fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("listing {}", d.display())),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(dir) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Compares a folder with the expected files; returns one line per difference.
+fn check_env(dir: &Path, files: &BTreeMap<String, String>) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for (rel, contents) in files {
+        let path = dir.join(rel);
+        match fs::read_to_string(&path) {
+            Ok(on_disk) if &on_disk == contents => {}
+            Ok(_) => problems.push(format!("stale:      {}", path.display())),
+            Err(_) => problems.push(format!("missing:    {}", path.display())),
+        }
+    }
+    for rel in existing_files(dir)? {
+        if !files.contains_key(&rel) {
+            problems.push(format!("unexpected: {}", dir.join(rel).display()));
+        }
+    }
+    Ok(problems)
+}
+
+/// Writes the expected files, and removes files the previous run wrote that are no longer
+/// produced (only those its manifest lists: synth never deletes a file it did not write).
+fn write_env(dir: &Path, files: &BTreeMap<String, String>, quiet: bool) -> Result<()> {
+    let old_manifest = dir.join(MANIFEST);
+    if let Ok(text) = fs::read_to_string(&old_manifest) {
+        let old: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        for f in old["files"].as_array().into_iter().flatten() {
+            if let Some(rel) = f["path"].as_str()
+                && !files.contains_key(rel)
+                && !rel.contains("..")
+            {
+                let path = dir.join(rel);
+                if path.exists() {
+                    fs::remove_file(&path)
+                        .with_context(|| format!("removing {}", path.display()))?;
+                    if !quiet {
+                        eprintln!("  removed {}", path.display());
+                    }
+                }
+            }
+        }
+    }
+    for (rel, contents) in files {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let unchanged = fs::read_to_string(&path).is_ok_and(|old| &old == contents);
+        if !unchanged {
+            fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+        }
+        if !quiet {
+            let state = if unchanged { "unchanged" } else { "wrote" };
+            eprintln!("  {state:9} {} ({} bytes)", path.display(), contents.len());
+        }
+    }
+    Ok(())
+}
+
+enum Outcome {
+    Clean,
+    Stale,
+}
+
+/// Builds one environment's platform from its settings: the platform's own parts and the
+/// services on it ([`Platform::standard`] for this repository's).
+pub type Compose = fn(Settings) -> Result<Platform, platform_model::Error>;
+
+fn run(cli: &Cli, compose: Compose) -> Result<Outcome> {
+    if let Some(Command::SettingsSchema) = cli.command {
+        print!("{}", Settings::json_schema());
+        return Ok(Outcome::Clean);
+    }
+    let envs: Vec<Environment> = match cli.env {
+        EnvArg::Dev => vec![Environment::Dev],
+        EnvArg::Staging => vec![Environment::Staging],
+        EnvArg::Prod => vec![Environment::Prod],
+        EnvArg::All => Environment::ALL.to_vec(),
+    };
+    let assets = crate::assets::compute(&crate::assets::workspace_root())?;
+    let mut stale = Vec::new();
+    for env in envs {
+        let settings = load_settings(env, cli.settings_dir.as_deref())?;
+        if cli.strict {
+            let found = settings.placeholders();
+            if !found.is_empty() {
+                anyhow::bail!(
+                    "settings of {env} hold placeholder values (--strict):\n  {}",
+                    found.join("\n  ")
+                );
+            }
+        }
+        let lambda_architecture = settings.pipeline.lambda_architecture;
+        let artifacts = compose(settings)
+            .and_then(|p| p.synthesize(&assets))
+            .with_context(|| format!("synthesizing environment {env}"))?;
+        let files = expected_files(env, &artifacts, &assets, lambda_architecture)?;
+        let dir = cli.out.join(env.name());
+        if cli.check {
+            let problems = check_env(&dir, &files)?;
+            if !cli.quiet && problems.is_empty() {
+                eprintln!(
+                    "{env}: {} files up to date in {}",
+                    files.len(),
+                    dir.display()
+                );
+            }
+            stale.extend(problems);
+        } else {
+            if !cli.quiet {
+                eprintln!("{env}: synthesizing into {}", dir.display());
+            }
+            write_env(&dir, &files, cli.quiet)?;
+        }
+    }
+    if stale.is_empty() {
+        Ok(Outcome::Clean)
+    } else {
+        eprintln!("out/ differs from what the code produces:");
+        for p in &stale {
+            eprintln!("  {p}");
+        }
+        eprintln!("run `cargo run -p synth` to regenerate, then review and commit the diff");
+        Ok(Outcome::Stale)
+    }
+}
+
+/// Parses the command line and runs synth on the platform `compose` builds for each
+/// environment. Exit codes: 0 success, 1 stale (`--check`), 2 bad settings or a model error.
+///
+/// ```no_run
+/// // A team's binary: the standard platform plus its own service.
+/// use platform_model::platform::Platform;
+/// use platform_model::settings::Settings;
+///
+/// fn compose(settings: Settings) -> Result<Platform, platform_model::Error> {
+///     Platform::standard(settings) // .service(payments(...)?).stack(...)
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     synth::cli::main(compose)
+/// }
+/// ```
+pub fn main(compose: Compose) -> ExitCode {
+    main_in(compose, "out")
+}
+
+/// [`main`], writing into `default_out` unless `--out` says otherwise (a team keeps its files
+/// apart from the platform repository's `out/`).
+pub fn main_in(compose: Compose, default_out: &'static str) -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command()
+        .mut_arg("out", |a| a.default_value(default_out))
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(&cli, compose) {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Stale) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn check_lists_stale_missing_and_unexpected_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = BTreeMap::new();
+        files.insert("a.json".to_owned(), "A\n".to_owned());
+        files.insert("b.json".to_owned(), "B\n".to_owned());
+        fs::write(dir.path().join("a.json"), "old\n").unwrap();
+        fs::write(dir.path().join("extra.json"), "x\n").unwrap();
+        let problems = check_env(dir.path(), &files).unwrap();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("stale:") && problems[0].ends_with("a.json"));
+        assert!(problems[1].starts_with("missing:") && problems[1].ends_with("b.json"));
+        assert!(problems[2].starts_with("unexpected:") && problems[2].ends_with("extra.json"));
+    }
+
+    #[test]
+    fn write_removes_only_files_the_previous_manifest_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join(MANIFEST),
+            r#"{"files":[{"path":"gone.json"}]}"#,
+        )
+        .unwrap();
+        fs::write(dir.path().join("gone.json"), "x").unwrap();
+        fs::write(dir.path().join("mine.txt"), "user file").unwrap();
+        let mut files = BTreeMap::new();
+        files.insert("kept.json".to_owned(), "K\n".to_owned());
+        write_env(dir.path(), &files, true).unwrap();
+        assert!(!dir.path().join("gone.json").exists());
+        assert!(dir.path().join("mine.txt").exists());
+        assert_eq!(
+            fs::read_to_string(dir.path().join("kept.json")).unwrap(),
+            "K\n"
+        );
+    }
+}
