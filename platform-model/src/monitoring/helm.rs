@@ -94,7 +94,7 @@ fn owned_namespaces(service_namespaces: &[String]) -> Value {
 
 /// kube-prometheus-stack: Prometheus (2 replicas, 15 days) selecting the platform's rules and
 /// ServiceMonitors by label, Alertmanager with the platform's configuration, Grafana loading
-/// the dashboards' ConfigMaps. `alertmanager` is [`alertmanager::config`]'s, `service_namespaces`
+/// the dashboards' ConfigMaps. `alertmanager` is [`super::alertmanager::config`]'s, `service_namespaces`
 /// the namespaces of the services whose rules and ServiceMonitors Prometheus loads.
 pub fn kube_prometheus_stack(
     cluster_name: &str,
