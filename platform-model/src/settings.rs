@@ -155,56 +155,9 @@ pub struct DnsSettings {
     pub hosted_zone_id: String,
 }
 
-/// A Lambda function's size.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FunctionSettings {
-    /// Memory in MB (128-10240).
-    #[schemars(range(min = 128, max = 10240))]
-    pub memory_mb: u32,
-    /// Timeout in seconds (1-900).
-    #[schemars(range(min = 1, max = 900))]
-    pub timeout_seconds: u32,
-    /// Reserved concurrency.
-    #[schemars(range(min = 1, max = 1000))]
-    pub reserved_concurrency: u32,
-}
-
-/// A Lambda CPU architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Architecture {
-    /// Intel / AMD.
-    X86_64,
-    /// Graviton.
-    Arm64,
-}
-
-impl Architecture {
-    /// The name Lambda uses (`x86_64`, `arm64`), also the asset key's folder.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Architecture::X86_64 => "x86_64",
-            Architecture::Arm64 => "arm64",
-        }
-    }
-
-    /// The Rust target `lambdas/build.sh` builds for it (glibc, as `provided.al2023`).
-    pub const fn rust_target(self) -> &'static str {
-        match self {
-            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
-            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
-        }
-    }
-
-    /// The ELF `e_machine` of a binary built for it (`EM_X86_64` = 62, `EM_AARCH64` = 183).
-    pub const fn elf_machine(self) -> u16 {
-        match self {
-            Architecture::X86_64 => 62,
-            Architecture::Arm64 => 183,
-        }
-    }
-}
+// The Lambda size and architecture are the Lambda construct's props (`aws::lambda`); the
+// settings files hold them under `pipeline.*`.
+pub use crate::aws::lambda::{Architecture, FunctionSettings};
 
 /// Settings of the platform's KMS key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -432,10 +385,7 @@ checked_string!(
     /// A Prometheus duration such as `30s`, `5m`, `4h` (one unit: ms, s, m, h, d, w, y).
     PromDuration,
     "^[0-9]+(ms|s|m|h|d|w|y)$",
-    |s| {
-        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-        digits > 0 && matches!(&s[digits..], "ms" | "s" | "m" | "h" | "d" | "w" | "y")
-    },
+    |s| crate::monitoring::is_duration(s),
     "a Prometheus duration such as \"30s\", \"5m\" or \"4h\""
 );
 

@@ -8,7 +8,8 @@ use crate::aws::kms::EncryptionKey;
 use crate::aws::logs::LogGroup;
 use crate::cfn::{Attributes, Expr, Handle, ParamRef, Template, Value};
 use crate::resources::lambda::{Function as FunctionResource, Permission, function};
-use crate::settings::{Architecture, FunctionSettings};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// A function's code in S3, addressed by the SHA-256 of its content: an unchanged function has
 /// an unchanged key, so its template does not change.
@@ -197,5 +198,56 @@ impl Function {
                 .source_arn(source_arn)
                 .source_account(Expr::account_id()),
         )
+    }
+}
+
+/// A Lambda function's size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionSettings {
+    /// Memory in MB (128-10240).
+    #[schemars(range(min = 128, max = 10240))]
+    pub memory_mb: u32,
+    /// Timeout in seconds (1-900).
+    #[schemars(range(min = 1, max = 900))]
+    pub timeout_seconds: u32,
+    /// Reserved concurrency.
+    #[schemars(range(min = 1, max = 1000))]
+    pub reserved_concurrency: u32,
+}
+
+/// A Lambda CPU architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// Intel / AMD.
+    X86_64,
+    /// Graviton.
+    Arm64,
+}
+
+impl Architecture {
+    /// The name Lambda uses (`x86_64`, `arm64`), also the asset key's folder.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+
+    /// The Rust target `lambdas/build.sh` builds for it (glibc, as `provided.al2023`).
+    pub const fn rust_target(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+
+    /// The ELF `e_machine` of a binary built for it (`EM_X86_64` = 62, `EM_AARCH64` = 183).
+    pub const fn elf_machine(self) -> u16 {
+        match self {
+            Architecture::X86_64 => 62,
+            Architecture::Arm64 => 183,
+        }
     }
 }

@@ -8,7 +8,6 @@ use kcr_monitoring_coreos_com::v1::prometheusrules::PrometheusRuleGroupsRules;
 use crate::Error;
 use crate::contract::Severity;
 use crate::contract::runbook::{Action, RunbookRef, Target};
-use crate::settings::PromDuration;
 
 /// The alert label that carries the severity (Alertmanager routes on it).
 pub const SEVERITY_LABEL: &str = "severity";
@@ -303,7 +302,12 @@ impl Alert {
                 "the name must be CamelCase: an ASCII capital, then letters and digits".into(),
             ));
         }
-        PromDuration::try_from(self.for_.clone()).map_err(|e| err(format!("`for`: {e}")))?;
+        if !super::is_duration(&self.for_) {
+            return Err(err(format!(
+                "`for`: {:?} is not a Prometheus duration such as \"30s\", \"5m\" or \"4h\"",
+                self.for_
+            )));
+        }
         if self.expr.trim().is_empty() {
             return Err(err("the expression is empty".into()));
         }

@@ -52,6 +52,18 @@ pub use catalog::{CatalogEntry, catalog};
 pub use promtool::{AlertRuleTest, EVALUATION_INTERVAL, ExpAlert, InputSeries, RuleSet, TestGroup};
 pub use slo::{BurnWindow, STANDARD_WINDOWS, Sli, Slo, duration};
 
+/// Whether `s` is a Prometheus duration of one unit, such as `30s`, `5m` or `4h` (ms, s, m, h,
+/// d, w, y).
+///
+/// ```
+/// assert!(platform_model::monitoring::is_duration("5m"));
+/// assert!(!platform_model::monitoring::is_duration("5 minutes"));
+/// ```
+pub fn is_duration(s: &str) -> bool {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && matches!(&s[digits..], "ms" | "s" | "m" | "h" | "d" | "w" | "y")
+}
+
 pub mod alertmanager;
 pub mod dashboards;
 pub mod helm;
