@@ -61,6 +61,78 @@ enum Command {
     /// Print the JSON Schema of settings files (commit it as
     /// platform-model/settings/settings.schema.json).
     SettingsSchema,
+    /// Show what a deploy would change, from CloudFormation change sets (created, read back,
+    /// deleted); replacement as the change set says. Needs AWS credentials.
+    Diff {
+        /// The environment.
+        #[arg(long, value_enum)]
+        env: OneEnv,
+        /// Only this stack.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Text, or JSON for a CI job.
+        #[arg(long, value_enum, default_value_t = crate::deploy::OutputFormat::Text)]
+        output: crate::deploy::OutputFormat,
+        /// Exit 3 when something would change.
+        #[arg(long)]
+        exit_code: bool,
+        /// Use the files of `<DIR>/<env>/` as written (checked against their manifest) instead
+        /// of synthesizing and checking `--out`.
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
+    /// Deploy the environment's stacks in dependency order: upload the Lambda zips and large
+    /// templates, show each change set, execute it once confirmed, with progress. Needs AWS
+    /// credentials for the settings' account.
+    Deploy {
+        /// The environment.
+        #[arg(long, value_enum)]
+        env: OneEnv,
+        /// Only this stack.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Execute without asking (required when stdin is not a terminal).
+        #[arg(long, short)]
+        yes: bool,
+        /// Create the change sets and stop; execute one later with --execute-change-set.
+        #[arg(long, conflicts_with = "execute_change_set")]
+        no_execute: bool,
+        /// Execute exactly this change set (with --stack), after checking it was made from the
+        /// template synth writes now.
+        #[arg(long, value_name = "NAME", requires = "stack")]
+        execute_change_set: Option<String>,
+        /// Delete a stack left in ROLLBACK_COMPLETE, then create it again.
+        #[arg(long)]
+        replace_failed: bool,
+        /// Check each existing stack for drift before executing (slow).
+        #[arg(long)]
+        detect_drift: bool,
+        /// Where `lambdas/build.sh` wrote the zips.
+        #[arg(long, value_name = "DIR", default_value = "target/lambda")]
+        lambda_dir: PathBuf,
+        /// Use the files of `<DIR>/<env>/` as written (checked against their manifest) instead
+        /// of synthesizing and checking `--out`.
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
+}
+
+/// One environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OneEnv {
+    Dev,
+    Staging,
+    Prod,
+}
+
+impl OneEnv {
+    fn env(self) -> Environment {
+        match self {
+            OneEnv::Dev => Environment::Dev,
+            OneEnv::Staging => Environment::Staging,
+            OneEnv::Prod => Environment::Prod,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,7 +153,14 @@ Examples:
   synth --env dev --out /tmp/o  write /tmp/o/dev/
   synth settings-schema > platform-model/settings/settings.schema.json
 
-Exit codes: 0 success, 1 out/ is stale (--check), 2 bad settings or a model error.";
+  synth diff --env prod          what a deploy would change (change sets; needs credentials)
+  synth deploy --env prod        deploy out/prod/ stack by stack, asking before each change
+  synth deploy --env dev --yes   no questions (CI)
+  synth deploy --env prod --no-execute, then
+  synth deploy --env prod --stack sre-pipeline --execute-change-set NAME
+
+Exit codes: 0 success, 1 out/ is stale (--check), 2 bad settings, a model or AWS error,
+3 diff --exit-code found changes, 4 a deploy failed or was interrupted.";
 
 const MANIFEST: &str = "manifest.json";
 
@@ -89,6 +168,15 @@ const MANIFEST: &str = "manifest.json";
 struct Manifest<'a> {
     environment: &'a str,
     generator: &'static str,
+    /// The account and region the stacks deploy to (`synth deploy` refuses other credentials).
+    account_id: &'a str,
+    region: &'a str,
+    /// Where `synth deploy` uploads the Lambda zips and large templates.
+    assets_bucket: &'a str,
+    /// Production: stacks get termination protection.
+    prod: bool,
+    /// The stacks in deploy order, with their dependencies and parameters.
+    stacks: &'a [platform::StackStep],
     files: Vec<ManifestFile<'a>>,
     /// The Lambda zips the pipeline template expects in its assets bucket.
     assets: Vec<ManifestAsset<'a>>,
@@ -122,14 +210,23 @@ fn sha256(s: &str) -> String {
 
 /// Every file of one environment's folder (artifacts and the manifest), by relative path.
 fn expected_files(
-    env: Environment,
+    platform: &Platform,
     artifacts: &[Artifact],
     assets: &platform::Assets,
-    architecture: Architecture,
 ) -> Result<BTreeMap<String, String>> {
+    let settings = platform.settings();
+    let env = settings.environment;
+    let architecture: Architecture = settings.pipeline.lambda_architecture;
+    let region = settings.region.to_string();
+    let stacks = platform.deploy_order();
     let manifest = Manifest {
         environment: env.name(),
         generator: concat!("synth ", env!("CARGO_PKG_VERSION")),
+        account_id: settings.account_id.as_str(),
+        region: &region,
+        assets_bucket: settings.pipeline.assets_bucket.as_str(),
+        prod: env == Environment::Prod,
+        stacks: &stacks,
         files: artifacts
             .iter()
             .map(|a| ManifestFile {
@@ -264,16 +361,123 @@ fn write_env(dir: &Path, files: &BTreeMap<String, String>, quiet: bool) -> Resul
 enum Outcome {
     Clean,
     Stale,
+    /// `diff --exit-code` found changes.
+    Changes,
+    /// A deploy failed or was interrupted.
+    DeployFailed,
 }
 
 /// Builds one environment's platform from its settings: the platform's own parts and the
 /// services on it ([`Platform::standard`] for this repository's).
 pub type Compose = fn(Settings) -> Result<Platform, platform_model::Error>;
 
+/// The folder a diff or deploy reads: `<from>/<env>/` as written, or `--out`'s after checking
+/// that it is what the code produces now (what was reviewed is what is deployed).
+fn deploy_dir(
+    cli: &Cli,
+    compose: Compose,
+    env: Environment,
+    from: Option<&Path>,
+) -> Result<PathBuf> {
+    if let Some(dir) = from {
+        return Ok(dir.join(env.name()));
+    }
+    let settings = load_settings(env, cli.settings_dir.as_deref())?;
+    let found = settings.placeholders();
+    if !found.is_empty() {
+        anyhow::bail!(
+            "settings of {env} hold placeholder values; a deploy needs real ones (see synth --strict):\n  {}",
+            found.join("\n  ")
+        );
+    }
+    let assets = crate::assets::compute(&crate::assets::workspace_root())?;
+    let platform = compose(settings).with_context(|| format!("composing environment {env}"))?;
+    let artifacts = platform
+        .synthesize(&assets)
+        .with_context(|| format!("synthesizing environment {env}"))?;
+    let files = expected_files(&platform, &artifacts, &assets)?;
+    let dir = cli.out.join(env.name());
+    let problems = check_env(&dir, &files)?;
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "{} is not what the code produces; run synth, review and commit, then deploy:\n  {}",
+            dir.display(),
+            problems.join("\n  ")
+        );
+    }
+    Ok(dir)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
 fn run(cli: &Cli, compose: Compose) -> Result<Outcome> {
-    if let Some(Command::SettingsSchema) = cli.command {
-        print!("{}", Settings::json_schema());
-        return Ok(Outcome::Clean);
+    match &cli.command {
+        Some(Command::SettingsSchema) => {
+            print!("{}", Settings::json_schema());
+            return Ok(Outcome::Clean);
+        }
+        Some(Command::Diff {
+            env,
+            stack,
+            output,
+            exit_code,
+            from,
+        }) => {
+            let dir = deploy_dir(cli, compose, env.env(), from.as_deref())?;
+            let plan = crate::deploy::plan::Plan::read(&dir)?;
+            let opts = crate::deploy::DiffOptions {
+                stack: stack.clone(),
+                output: *output,
+            };
+            let summary = runtime()?.block_on(crate::deploy::diff(&plan, &opts))?;
+            return Ok(if *exit_code && !summary.is_empty() {
+                Outcome::Changes
+            } else {
+                Outcome::Clean
+            });
+        }
+        Some(Command::Deploy {
+            env,
+            stack,
+            yes,
+            no_execute,
+            execute_change_set,
+            replace_failed,
+            detect_drift,
+            lambda_dir,
+            from,
+        }) => {
+            let dir = deploy_dir(cli, compose, env.env(), from.as_deref())?;
+            let plan = crate::deploy::plan::Plan::read(&dir)?;
+            let opts = crate::deploy::DeployOptions {
+                stack: stack.clone(),
+                yes: *yes,
+                no_execute: *no_execute,
+                execute_change_set: execute_change_set.clone(),
+                replace_failed: *replace_failed,
+                detect_drift: *detect_drift,
+                lambda_dir: lambda_dir.clone(),
+            };
+            use crate::deploy::DeployOutcome;
+            return match runtime()?.block_on(crate::deploy::deploy(&plan, &opts))? {
+                DeployOutcome::Deployed => {
+                    eprintln!("{}: deployed", plan.environment);
+                    Ok(Outcome::Clean)
+                }
+                DeployOutcome::NotExecuted => Ok(Outcome::Clean),
+                DeployOutcome::Failed(reason) => {
+                    eprintln!("error: deploy failed: {reason}");
+                    Ok(Outcome::DeployFailed)
+                }
+                DeployOutcome::Interrupted => Ok(Outcome::DeployFailed),
+            };
+        }
+        None => {}
     }
     let envs: Vec<Environment> = match cli.env {
         EnvArg::Dev => vec![Environment::Dev],
@@ -294,11 +498,11 @@ fn run(cli: &Cli, compose: Compose) -> Result<Outcome> {
                 );
             }
         }
-        let lambda_architecture = settings.pipeline.lambda_architecture;
-        let artifacts = compose(settings)
-            .and_then(|p| p.synthesize(&assets))
+        let platform = compose(settings).with_context(|| format!("composing environment {env}"))?;
+        let artifacts = platform
+            .synthesize(&assets)
             .with_context(|| format!("synthesizing environment {env}"))?;
-        let files = expected_files(env, &artifacts, &assets, lambda_architecture)?;
+        let files = expected_files(&platform, &artifacts, &assets)?;
         let dir = cli.out.join(env.name());
         if cli.check {
             let problems = check_env(&dir, &files)?;
@@ -330,7 +534,8 @@ fn run(cli: &Cli, compose: Compose) -> Result<Outcome> {
 }
 
 /// Parses the command line and runs synth on the platform `compose` builds for each
-/// environment. Exit codes: 0 success, 1 stale (`--check`), 2 bad settings or a model error.
+/// environment. Exit codes: 0 success, 1 stale (`--check`), 2 bad settings, a model or AWS
+/// error, 3 `diff --exit-code` found changes, 4 a deploy failed or was interrupted.
 ///
 /// ```no_run
 /// // A team's binary: the standard platform plus its own service.
@@ -363,6 +568,8 @@ pub fn main_in(compose: Compose, default_out: &'static str) -> ExitCode {
     match run(&cli, compose) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Stale) => ExitCode::from(1),
+        Ok(Outcome::Changes) => ExitCode::from(3),
+        Ok(Outcome::DeployFailed) => ExitCode::from(4),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

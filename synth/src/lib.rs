@@ -3,3 +3,4 @@
 
 pub mod assets;
 pub mod cli;
+pub mod deploy;

@@ -237,6 +237,58 @@ impl Platform {
     }
 }
 
+/// Where a stack parameter's value comes from when the stack is deployed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParameterSource {
+    /// A value known at synth time (from the settings).
+    Value(String),
+    /// An output of a stack deployed before.
+    Output {
+        /// The stack.
+        stack: String,
+        /// Its output's key.
+        output: String,
+    },
+}
+
+/// One stack of the deploy order, as `manifest.json` lists it (`synth deploy` reads it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StackStep {
+    /// The stack's name.
+    pub stack: String,
+    /// Its template's path in the environment's folder.
+    pub template: String,
+    /// Stacks deployed before it: the ones it imports from or names resources of.
+    pub depends_on: Vec<String>,
+    /// Its parameters and where their values come from.
+    pub parameters: std::collections::BTreeMap<String, ParameterSource>,
+}
+
+impl Platform {
+    /// The stacks in deploy order: the pipeline stack (its assets bucket from the settings),
+    /// then the cluster access stack (it maps runbook_action's role, which the pipeline stack
+    /// makes) and the teams' stacks (they import the pipeline stack's exports).
+    pub fn deploy_order(&self) -> Vec<StackStep> {
+        let step = |stack: &str, depends_on: Vec<String>| StackStep {
+            stack: stack.to_owned(),
+            template: format!("{stack}.template.json"),
+            depends_on,
+            parameters: Default::default(),
+        };
+        let mut pipeline = step(pipeline::STACK, vec![]);
+        pipeline.parameters.insert(
+            "AssetsBucket".into(),
+            ParameterSource::Value(self.settings.pipeline.assets_bucket.to_string()),
+        );
+        let mut out = vec![pipeline, step(ACCESS_STACK, vec![pipeline::STACK.into()])];
+        for t in &self.stacks {
+            out.push(step(t.name(), vec![pipeline::STACK.into()]));
+        }
+        out
+    }
+}
+
 /// Every literal `Fn::ImportValue` name in a rendered template.
 fn collect_imports(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
