@@ -9,7 +9,9 @@
 //! `diff --exit-code` on no change (exit 0) and on a change (exit 3, JSON), an update that
 //! modifies one property and replaces one resource (`--no-execute`, then
 //! `--execute-change-set`, refused once the template moved), a failing resource (its reason
-//! printed, exit 4), `--replace-failed`, and the refusal to ask without a terminal.
+//! printed, exit 4), and the refusal to ask without a terminal. Then the platform's own dev
+//! stacks, as synth wrote them, diff as all-add in the manifest's order (the pipeline template
+//! through the assets bucket).
 //!
 //! What moto does not emulate (so not asserted here): property-level `Details` with
 //! before/after values, drift detection, and replacement for most property changes (it reports
@@ -543,5 +545,92 @@ fn on_a_terminal_it_asks_before_executing() {
             .iter()
             .any(|s| s["StackName"] == DATA && s["StackStatus"] == "CREATE_COMPLETE"),
         "{stacks}"
+    );
+}
+
+#[test]
+fn the_platform_s_own_stacks_diff_against_cloudformation() {
+    // The generated dev folder as it is, only the manifest's account, region and bucket pointed
+    // at the emulator's (the files' hashes are checked, so the templates are synth's own).
+    let (moto, out, lambda) = setup();
+    let src = workspace_root().join("out/dev");
+    let dst = out.path().join("dev");
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(&src).unwrap();
+            if path.is_dir() {
+                std::fs::create_dir_all(dst.join(rel)).unwrap();
+                stack.push(path);
+            } else {
+                std::fs::create_dir_all(dst.join(rel).parent().unwrap()).unwrap();
+                std::fs::copy(&path, dst.join(rel)).unwrap();
+            }
+        }
+    }
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dst.join("manifest.json")).unwrap()).unwrap();
+    manifest["account_id"] = json!(ACCOUNT);
+    manifest["region"] = json!(REGION);
+    manifest["assets_bucket"] = json!(BUCKET);
+    std::fs::write(dst.join("manifest.json"), manifest.to_string()).unwrap();
+    let o = run(
+        &moto,
+        out.path(),
+        lambda.path(),
+        &["diff", "--output", "json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let stacks = report["stacks"].as_array().unwrap();
+    let names: Vec<&str> = stacks
+        .iter()
+        .map(|s| s["stack"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["sre-pipeline", "sre-cluster-access"],
+        "the manifest's order"
+    );
+    for s in stacks {
+        let name = s["stack"].as_str().unwrap();
+        let template: Value = serde_json::from_str(
+            &std::fs::read_to_string(dst.join(format!("{name}.template.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(s["state"], "new", "{name}");
+        let adds = s["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["action"] == "add")
+            .count();
+        assert_eq!(
+            adds,
+            template["Resources"].as_object().unwrap().len(),
+            "{name}: every resource of the template is an add"
+        );
+    }
+    // The pipeline template is over the inline limit: it went through the bucket.
+    let listed = moto
+        .aws(&[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            BUCKET,
+            "--prefix",
+            "templates/sre-pipeline/",
+        ])
+        .unwrap();
+    assert_eq!(
+        listed["Contents"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(
+        stack_status(&moto, "sre-pipeline"),
+        None,
+        "the diff left a stack behind"
     );
 }
