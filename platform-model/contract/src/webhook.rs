@@ -6,6 +6,18 @@
 //! lambda validates and normalizes them into [`IncidentCreated`](super::events::IncidentCreated)
 //! and [`IncidentResolved`](super::events::IncidentResolved) events, naming the field on bad
 //! input. Unknown fields are ignored (senders add fields over time).
+//!
+//! ```
+//! use platform_contract::webhook::alertmanager::Webhook;
+//!
+//! let body = r#"{"version":"4","groupKey":"g","status":"firing","receiver":"sre-pipeline",
+//!   "groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am",
+//!   "alerts":[{"status":"firing","labels":{"alertname":"CheckoutDown","severity":"critical"},
+//!   "annotations":{"summary":"down"},"startsAt":"2026-11-27T10:00:00Z",
+//!   "endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom","fingerprint":"abc"}]}"#;
+//! let hook: Webhook = serde_json::from_str(body).unwrap();
+//! assert_eq!(hook.alerts[0].labels["alertname"], "CheckoutDown");
+//! ```
 
 /// Alertmanager's webhook payload, version 4.
 ///

@@ -1,4 +1,39 @@
 //! Lambda functions from content-addressed code assets.
+//!
+//! ```
+//! use platform_model::aws::Tags;
+//! use platform_model::aws::iam::ServiceRole;
+//! use platform_model::aws::kms::{EncryptionKey, KeyProps};
+//! use platform_model::aws::lambda::{Architecture, Asset, Function, FunctionProps, FunctionSettings};
+//! use platform_model::cfn::{Parameter, Template};
+//!
+//! let mut t = Template::new("payments-fn", "A function from a content-addressed zip");
+//! let key = EncryptionKey::new(&mut t, "Data", KeyProps {
+//!     description: "logs and environment".into(), alias: "payments-fn".into(),
+//!     pending_window_days: 30, admin_role_names: vec![], service_users: vec![],
+//!     allow_logs: true, tags: Tags::default(),
+//! });
+//! let bucket = t.parameter("AssetsBucket", Parameter::string());
+//! let mut role = ServiceRole::new("Worker", "lambda.amazonaws.com", "Works");
+//! let asset = Asset { name: "worker".into(), sha256: "ab".repeat(32) };
+//! assert_eq!(asset.key(Architecture::Arm64), format!("lambdas/worker/arm64/{}.zip", "ab".repeat(32)));
+//! Function::new(&mut t, "Worker", FunctionProps {
+//!     name: "payments-worker".into(),
+//!     description: "Works".into(),
+//!     asset,
+//!     size: FunctionSettings { memory_mb: 256, timeout_seconds: 10, reserved_concurrency: 5 },
+//!     architecture: Architecture::Arm64,
+//!     environment: Default::default(),
+//!     vpc: None,
+//!     tags: Tags::default(),
+//! }, &mut role, &bucket, &key);
+//! role.finish(&mut t);
+//! let json = t.to_json()?;
+//! let f = &json["Resources"]["WorkerFunction"]["Properties"];
+//! assert_eq!(f["Architectures"][0], "arm64");
+//! assert_eq!(f["Runtime"], "provided.al2023");
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use std::collections::BTreeMap;
 

@@ -30,6 +30,21 @@
 //! none of the Kubernetes CEL libraries, and never `request.subResource`: the API server builds
 //! `request` from the AdmissionRequest with `omitempty`, so an empty field is absent, not "".
 //! `synth/tests/admission.rs` evaluates them on the exact patches runbook_action sends.
+//!
+//! ```
+//! use platform_model::contract::runbook::Action;
+//! use platform_model::k8s::admission::{manifest, replica_bounds};
+//! use platform_model::service::{Service, Workload};
+//!
+//! let payments = Service::new("payments", "payments", Workload::new("registry/p:1", 2, 6))
+//!     .allow(Action::ScaleDeployment);
+//! let bounds = replica_bounds(&[payments]);
+//! assert_eq!(bounds["payments/payments"], 6);
+//! let yaml = manifest(&bounds)?.render()?;
+//! assert!(yaml.contains("kind: ValidatingAdmissionPolicy"));
+//! assert!(yaml.contains("payments/payments"));
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,6 +1,16 @@
 //! The service accounts whose pods get an IAM role through EKS Pod Identity. Each constant is
 //! the one owner of its namespace and name: the cluster access stack's association is made from
 //! it (`platform::identity`), and the Helm values read it.
+//!
+//! ```
+//! use platform_model::k8s::identity::{ADDONS, EXTERNAL_DNS};
+//!
+//! assert_eq!(EXTERNAL_DNS.namespace, "kube-system");
+//! assert!(ADDONS.iter().all(|a| !a.service_account.is_empty()));
+//! // The Helm values name the same service account.
+//! let v = platform_model::monitoring::helm::external_dns("example.com", "Z1", "us-east-1", "c");
+//! assert_eq!(v.values["serviceAccount"]["name"], EXTERNAL_DNS.service_account);
+//! ```
 
 /// A service account whose pods get an IAM role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

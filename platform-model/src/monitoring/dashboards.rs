@@ -1,5 +1,18 @@
 //! Grafana dashboards as JSON: the building blocks ([`dashboard`], [`panel`]) a service's
 //! dashboards are made of, and the platform's SRE incidents view.
+//!
+//! ```
+//! use platform_model::monitoring::dashboards::{Dashboard, dashboard, panel, sre_incidents};
+//!
+//! let board = Dashboard {
+//!     name: "payments-red".into(),
+//!     json: dashboard("payments-red", "Payments", &["payments"], vec![
+//!         panel(1, "Request rate", "reqps", 0, 0, &[("sum(rate(payments_requests_total[5m]))", "req/s")]),
+//!     ]),
+//! };
+//! assert_eq!(board.json["panels"][0]["targets"][0]["refId"], "A");
+//! assert_eq!(sre_incidents().json["uid"], "sre-incidents");
+//! ```
 
 use serde_json::{Value, json};
 

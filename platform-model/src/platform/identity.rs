@@ -14,6 +14,23 @@
 //! made from it, and the Helm values' `serviceAccount.name` reads it. A service's pods get a
 //! role (`<Service>PodsRole`) when it declares permissions or a degraded-mode flag (read of
 //! its own parameter), bound to its own service account.
+//!
+//! ```
+//! use platform_model::cfn::Template;
+//! use platform_model::platform::{checkout, identity::add_workload_identities};
+//! use platform_model::settings::{Environment, Settings};
+//!
+//! let settings = Settings::embedded(Environment::Dev).unwrap();
+//! let mut t = Template::new("access", "workload roles");
+//! add_workload_identities(&mut t, &settings, &[checkout(&settings)?])?;
+//! let json = t.to_json()?;
+//! // checkout's pods (its degraded-mode flag) and the three add-ons.
+//! let associations = json["Resources"].as_object().unwrap().values()
+//!     .filter(|r| r["Type"] == "AWS::EKS::PodIdentityAssociation").count();
+//! assert_eq!(associations, 4);
+//! assert_eq!(json["Resources"]["CheckoutPodsPodIdentity"]["Properties"]["ServiceAccount"], "checkout");
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use serde_json::Value as Json;
 

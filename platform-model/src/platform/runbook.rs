@@ -20,6 +20,23 @@
 //! | `ComputeResolvedExpiry`, `HasStartTime` | the TTL; whether the event names the record's start (Alertmanager does, a Datadog recovery does not) |
 //! | `UseEventStart`, `ResolveIncident` | status `resolved`, `resolved_at`, `time_to_resolve_seconds`; first writer wins, so a repeat or an early arrival is safe |
 //! | `FindIncidentStart`, `FoundIncidentStart`, `UseRecordedStart`, `UseResolvedAtAsStart`, `ResolveUndatedIncident` | no start in the event: query the record by its id for its key; an early arrival keys the new record by `resolved_at`; no time to resolve is recorded (none is known) |
+//!
+//! The state machine is built by the pipeline stack; its definition is in the template:
+//!
+//! ```
+//! use platform_model::platform::{Assets, checkout, pipeline_stack};
+//! use platform_model::settings::{Environment, Settings};
+//!
+//! let settings = Settings::embedded(Environment::Dev).unwrap();
+//! let assets = Assets::new(&"a".repeat(64), &"b".repeat(64));
+//! let p = pipeline_stack(&settings, &[checkout(&settings)?], &assets)?;
+//! let json = p.template.to_json()?;
+//! let states = &json["Resources"]["RunbookStateMachine"]["Properties"]["Definition"]["States"];
+//! // One branch per service that allows the action, with that service's bound.
+//! assert_eq!(states["PrepareScaleDeploymentCheckout"]["Parameters"]["max_replicas"], 4);
+//! assert_eq!(states["ChooseScaleDeploymentTarget"]["Default"], "Escalate");
+//! # Ok::<(), platform_model::Error>(())
+//! ```
 
 use serde_json::json;
 
