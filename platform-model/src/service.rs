@@ -320,15 +320,9 @@ impl Service {
 
     /// Construct id of things made for this service (`payments-api` -> `PaymentsApi`).
     pub fn construct_id(&self) -> String {
-        self.name
-            .split(['-', '_'])
-            .map(|w| {
-                let mut c = w.chars();
-                c.next()
-                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                    .unwrap_or_default()
-            })
-            .collect()
+        crate::cfn::LogicalId::from_path(&[&self.name])
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default()
     }
 
     /// What the runbook passes with `action` on this service; `None` if it is not allowed.

@@ -611,15 +611,7 @@ pub fn deployment_hash(deployed: &[Json]) -> String {
 }
 
 fn pascal(parts: &[String]) -> String {
-    parts
-        .iter()
-        .flat_map(|p| p.split(|c: char| !c.is_ascii_alphanumeric()))
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
+    crate::cfn::LogicalId::from_path(parts)
+        .map(|id| id.as_str().to_owned())
+        .unwrap_or_default()
 }

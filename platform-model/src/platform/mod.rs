@@ -237,8 +237,9 @@ impl Platform {
     }
 }
 
-/// Where a stack parameter's value comes from when the stack is deployed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// Where a stack parameter's value comes from when the stack is deployed. synth writes it into
+/// `manifest.json`; `synth deploy` reads it back with the same type.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParameterSource {
     /// A value known at synth time (from the settings).
@@ -253,15 +254,17 @@ pub enum ParameterSource {
 }
 
 /// One stack of the deploy order, as `manifest.json` lists it (`synth deploy` reads it).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StackStep {
     /// The stack's name.
     pub stack: String,
     /// Its template's path in the environment's folder.
     pub template: String,
     /// Stacks deployed before it: the ones it imports from or names resources of.
+    #[serde(default)]
     pub depends_on: Vec<String>,
     /// Its parameters and where their values come from.
+    #[serde(default)]
     pub parameters: std::collections::BTreeMap<String, ParameterSource>,
 }
 

@@ -802,13 +802,7 @@ fn resolve(
 }
 
 fn pascal(snake: &str) -> String {
-    snake
-        .split('_')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
+    crate::cfn::LogicalId::from_path(&[snake])
+        .map(|id| id.as_str().to_owned())
+        .unwrap_or_default()
 }

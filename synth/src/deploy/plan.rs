@@ -8,35 +8,8 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// Where a stack parameter's value comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ParameterSource {
-    /// A literal (from the settings, when synth wrote it).
-    Value(String),
-    /// An output of a stack deployed before this one.
-    Output {
-        /// The stack.
-        stack: String,
-        /// Its output's key.
-        output: String,
-    },
-}
-
-/// One stack of the deploy order.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct StackStep {
-    /// The stack's name.
-    pub stack: String,
-    /// Its template, relative to the environment's folder.
-    pub template: String,
-    /// Stacks that must be deployed first.
-    #[serde(default)]
-    pub depends_on: Vec<String>,
-    /// Its parameters.
-    #[serde(default)]
-    pub parameters: BTreeMap<String, ParameterSource>,
-}
+// The deploy order's types have one owner: the platform writes them into the manifest.
+pub use platform_model::platform::{ParameterSource, StackStep};
 
 /// A Lambda zip the templates expect in the assets bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
