@@ -13,27 +13,32 @@
 //! | [`aws`] | hand-written constructs over the generated types: safe defaults, key policies, grants |
 //! | [`contract`] | (crate `platform-contract`) the event contract shared by producers, consumers and routing |
 //! | [`settings`] | per-environment settings (`dev`, `staging`, `prod`) and their JSON Schema |
-//! | [`k8s`] | Kubernetes objects (`k8s-openapi`) and the Prometheus operator's custom resources; the checkout workload; remediation RBAC |
+//! | [`service`] | a service as one value: workload, alerts, SLOs, dashboards, allowed runbook actions and their bounds, pod permissions |
+//! | [`k8s`] | Kubernetes objects (`k8s-openapi`) and the Prometheus operator's custom resources; a service's workload; remediation RBAC and admission |
 //! | [`monitoring`] | alerts, SLOs and their burn-rate alerts, rule sets with promtool tests, the alert -> runbook catalog |
 //! | [`yaml`] | deterministic YAML rendering |
-//! | [`platform`] | the platform itself: every stack of one environment |
+//! | [`platform`] | the platform itself: the composition of its parts and the services, every stack and file of one environment; the only layer that reads settings |
 //!
 //! # A team's journey
 //!
-//! 1. Declare what you add as typed values: alerts with their runbook and promtool cases
-//!    ([`monitoring::Alert`]), SLOs ([`monitoring::Slo`]), resources of your own stack that use
-//!    the platform's exports (below).
-//! 2. Run synth (`cargo run -p synth -- --env prod`): the model checks itself (dangling
-//!    references, limits, timeouts, runtime configuration) and writes `out/<env>/`.
+//! 1. Declare your service as one value ([`service::Service`]): its workload, its alerts with
+//!    their runbook and promtool cases ([`monitoring::Alert`]), its SLOs ([`monitoring::Slo`]),
+//!    the runbook actions it allows; and, if you need one, a stack of your own on the platform's
+//!    exports ([`platform::Export`], below). Compose: [`platform::Platform::standard`] plus your
+//!    service and stack (`examples/payments/` is a whole team crate).
+//! 2. Run synth (`cargo run -p synth -- --env prod`, or your own binary calling
+//!    `synth::cli::main`): the model checks itself (dangling references, limits, timeouts,
+//!    runtime configuration, services that do not fit) and writes `out/<env>/`.
 //! 3. Review the diff of `out/` and `snapshots/` in the pull request; CI runs the ecosystem's
 //!    validators on every file and the seam check on the joints.
-//! 4. Deploy (`aws cloudformation deploy`, README "How the parts fit" for the order).
+//! 4. Deploy: `synth diff --env prod`, then `synth deploy --env prod` (change sets, in the
+//!    manifest's order), or `aws cloudformation deploy` per stack.
 //!
 //! # Example: another team's stack on the platform's key
 //!
 //! A team's stack reads the platform's values through the pipeline stack's exports
-//! (`<stack>-KeyArn`, `<stack>-EventBusArn`, ...), never through a second copy of the
-//! platform's resources:
+//! (`<stack>-KeyArn`, `<stack>-EventBusArn`, ...; [`platform::Export`] names them), never
+//! through a second copy of the platform's resources:
 //!
 //! ```
 //! use platform_model::cfn::{Expr, Output, Template};
