@@ -12,109 +12,19 @@
 //! the template under test is otherwise byte for byte `synth`'s.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use platform_model::platform::{self, ArtifactKind};
 use platform_model::settings::{Environment, Settings};
 use serde_json::Value;
 
-const REGION: &str = "eu-west-1";
+mod support;
+
+use support::{Moto, REGION, workspace_root};
+
 const BUCKET: &str = "deploy-test-assets";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A tool from the project's venv (`.ci/test.sh` installs it), else from `PATH`.
-fn tool(name: &str) -> PathBuf {
-    let local = workspace_root().join(".tools/venv/bin").join(name);
-    if local.exists() {
-        return local;
-    }
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .ok()
-        .filter(|o| o.status.success());
-    match found {
-        Some(out) => String::from_utf8_lossy(&out.stdout).trim().into(),
-        None => panic!(
-            "{name} not found: this test needs moto server and the AWS CLI. Install them with \
-             `python3 -m venv .tools/venv && .tools/venv/bin/pip install -r .ci/requirements.txt` \
-             (or run .ci/test.sh)"
-        ),
-    }
-}
-
-/// A moto server on a free loopback port, stopped when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(tool("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto_server did not listen on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-
-    /// Runs `aws <args>` against the emulator; the parsed JSON answer (`null` when empty).
-    fn aws(&self, args: &[&str]) -> Value {
-        let out = Command::new(tool("aws"))
-            .args(args)
-            .args(["--output", "json"])
-            .env("AWS_ENDPOINT_URL", &self.url)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env_remove("AWS_PROFILE")
-            .output()
-            .expect("run the AWS CLI");
-        assert!(
-            out.status.success(),
-            "aws {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("aws {args:?}: {e}: {text}"))
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The copy of `template` sent to moto, and what was changed for it. Each change works around a
 /// moto 5.2 defect; on AWS the original is what CloudFormation expects:

@@ -18,9 +18,8 @@
 //! what it reports; the assertions below say which).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use platform_model::cfn::{Output as CfnOutput, Parameter, Template};
 use platform_model::resources::sqs::Queue;
@@ -29,96 +28,22 @@ use platform_model::resources::ssm::parameter;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const REGION: &str = "eu-west-1";
+mod support;
+
+use support::{Moto, REGION, workspace_root};
+
 const BUCKET: &str = "synth-deploy-test";
 /// moto's account.
 const ACCOUNT: &str = "123456789012";
 const DATA: &str = "synth-test-data";
 const CONSUMER: &str = "synth-test-consumer";
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn tool(name: &str) -> PathBuf {
-    let local = workspace_root().join(".tools/venv/bin").join(name);
-    if local.exists() {
-        return local;
-    }
-    panic!("{name} not found: run .ci/test.sh (it installs moto and the AWS CLI into .tools/venv)");
-}
-
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(tool("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn env(&self, cmd: &mut Command) {
-        cmd.env("AWS_ENDPOINT_URL", &self.url)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env_remove("AWS_PROFILE");
-    }
-
-    fn aws(&self, args: &[&str]) -> Result<Value, String> {
-        let mut cmd = Command::new(tool("aws"));
-        // awscli 1.x's SQS commands ignore AWS_ENDPOINT_URL.
-        cmd.args(args)
-            .args(["--output", "json", "--endpoint-url", &self.url]);
-        self.env(&mut cmd);
-        let out = cmd.output().expect("run the AWS CLI");
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        })
-    }
-
-    fn synth(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_synth"));
-        cmd.args(args).stdin(Stdio::null());
-        self.env(&mut cmd);
-        cmd.output().unwrap()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Runs the synth binary with `args` against the server.
+fn synth(moto: &Moto, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_synth"));
+    cmd.args(args).stdin(Stdio::null());
+    moto.env(&mut cmd);
+    cmd.output().unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -234,14 +159,14 @@ impl Env {
 }
 
 fn stack_status(moto: &Moto, stack: &str) -> Option<String> {
-    moto.aws(&["cloudformation", "describe-stacks", "--stack-name", stack])
+    moto.try_aws(&["cloudformation", "describe-stacks", "--stack-name", stack])
         .ok()
         .and_then(|v| v["Stacks"][0]["StackStatus"].as_str().map(str::to_owned))
 }
 
 fn setup() -> (Moto, tempfile::TempDir, tempfile::TempDir) {
     let moto = Moto::start();
-    moto.aws(&[
+    moto.try_aws(&[
         "s3api",
         "create-bucket",
         "--bucket",
@@ -276,7 +201,7 @@ fn run(moto: &Moto, out: &Path, lambda: &Path, args: &[&str]) -> Output {
     if args[0] == "deploy" {
         all.extend(["--lambda-dir", lambda.to_str().unwrap()]);
     }
-    moto.synth(&all)
+    synth(moto, &all)
 }
 
 #[test]
@@ -322,7 +247,7 @@ fn diff_and_deploy_against_cloudformation() {
         Some("CREATE_COMPLETE")
     );
     assert!(
-        moto.aws(&[
+        moto.try_aws(&[
             "s3api",
             "head-object",
             "--bucket",
@@ -339,7 +264,7 @@ fn diff_and_deploy_against_cloudformation() {
     );
     let key = format!("templates/{DATA}/{}.json", sha256(&body));
     assert!(
-        moto.aws(&["s3api", "head-object", "--bucket", BUCKET, "--key", &key])
+        moto.try_aws(&["s3api", "head-object", "--bucket", BUCKET, "--key", &key])
             .is_ok(),
         "the template was not uploaded to s3://{BUCKET}/{key}"
     );
@@ -398,10 +323,10 @@ fn diff_and_deploy_against_cloudformation() {
     let o = run(&["deploy", "--stack", DATA, "--execute-change-set", &name]);
     assert!(o.status.success(), "{}", text(&o));
     let url = moto
-        .aws(&["sqs", "get-queue-url", "--queue-name", "synth-test-events"])
+        .try_aws(&["sqs", "get-queue-url", "--queue-name", "synth-test-events"])
         .unwrap();
     let attrs = moto
-        .aws(&[
+        .try_aws(&[
             "sqs",
             "get-queue-attributes",
             "--queue-url",
@@ -415,7 +340,7 @@ fn diff_and_deploy_against_cloudformation() {
 
     // 7. A resource SQS refuses (a FIFO queue without the .fifo suffix): its reason, exit 4.
     //    (On a new stack: moto updates a queue in place without checking.)
-    moto.aws(&["cloudformation", "delete-stack", "--stack-name", DATA])
+    moto.try_aws(&["cloudformation", "delete-stack", "--stack-name", DATA])
         .unwrap();
     env.broken = true;
     env.write(out.path());
@@ -437,7 +362,7 @@ fn outputs_of_one_stack_feed_the_parameters_of_the_next() {
     let body =
         std::fs::read_to_string(out.path().join("dev").join(format!("{DATA}.template.json")))
             .unwrap();
-    moto.aws(&[
+    moto.try_aws(&[
         "cloudformation",
         "create-stack",
         "--stack-name",
@@ -454,7 +379,7 @@ fn outputs_of_one_stack_feed_the_parameters_of_the_next() {
     );
     assert!(o.status.success(), "{}", text(&o));
     let param = moto
-        .aws(&["ssm", "get-parameter", "--name", "/synth-test/events-queue"])
+        .try_aws(&["ssm", "get-parameter", "--name", "/synth-test/events-queue"])
         .unwrap();
     assert_eq!(
         param["Parameter"]["Value"],
@@ -537,7 +462,7 @@ fn on_a_terminal_it_asks_before_executing() {
     assert!(screen.contains("resources,"), "{screen}");
     // moto makes a second stack for a second CREATE change set of a name in review (AWS adds
     // the change set to the stack in review): look for the created one among them.
-    let stacks = moto.aws(&["cloudformation", "list-stacks"]).unwrap();
+    let stacks = moto.try_aws(&["cloudformation", "list-stacks"]).unwrap();
     assert!(
         stacks["StackSummaries"]
             .as_array()
@@ -614,7 +539,7 @@ fn the_platform_s_own_stacks_diff_against_cloudformation() {
     }
     // The pipeline template is over the inline limit: it went through the bucket.
     let listed = moto
-        .aws(&[
+        .try_aws(&[
             "s3api",
             "list-objects-v2",
             "--bucket",

@@ -1,0 +1,116 @@
+//! What the tests that talk to the moto server share: finding the project's tools, starting the
+//! server on a free loopback port (stopped when dropped), the AWS CLI against it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The region the tests use.
+pub const REGION: &str = "eu-west-1";
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A tool from the project's venv (`.ci/test.sh` installs it), else from `PATH`.
+pub fn tool(name: &str) -> PathBuf {
+    let local = workspace_root().join(".tools/venv/bin").join(name);
+    if local.exists() {
+        return local;
+    }
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    match found {
+        Some(out) => String::from_utf8_lossy(&out.stdout).trim().into(),
+        None => panic!(
+            "{name} not found: this test needs moto server and the AWS CLI. Install them with \
+             `python3 -m venv .tools/venv && .tools/venv/bin/pip install -r .ci/requirements.txt` \
+             (or run .ci/test.sh)"
+        ),
+    }
+}
+
+/// A moto server on a free loopback port, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(tool("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto_server did not listen on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// Points `cmd` at the server, with dummy credentials and the tests' region.
+    pub fn env(&self, cmd: &mut Command) {
+        cmd.env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", REGION)
+            .env_remove("AWS_PROFILE");
+    }
+
+    /// `aws <args>` against the server: the parsed JSON answer (`null` when empty), or the
+    /// CLI's error text.
+    pub fn try_aws(&self, args: &[&str]) -> Result<Value, String> {
+        let mut cmd = Command::new(tool("aws"));
+        // awscli 1.x's SQS commands ignore AWS_ENDPOINT_URL: the flag reaches every service.
+        cmd.args(args)
+            .args(["--output", "json", "--endpoint-url", &self.url]);
+        self.env(&mut cmd);
+        let out = cmd.output().expect("run the AWS CLI");
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("aws {args:?}: {e}: {text}"))
+        })
+    }
+
+    /// [`Moto::try_aws`], failing the test on an error.
+    pub fn aws(&self, args: &[&str]) -> Value {
+        self.try_aws(args)
+            .unwrap_or_else(|e| panic!("aws {}: {e}", args.join(" ")))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
