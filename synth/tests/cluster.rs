@@ -313,7 +313,11 @@ fn the_stack_values_carry_the_checked_alertmanager_configuration() {
         };
         let am = text("monitoring/alertmanager.yaml");
         let values = text("helm/kube-prometheus-stack.values.yaml");
-        assert_eq!(values["alertmanager"]["config"], am);
+        // The values add a null for each key of the chart's default configuration that ours
+        // leaves out (it deletes the default; helm_render.rs checks the rendered result).
+        let mut config = values["alertmanager"]["config"].clone();
+        config.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+        assert_eq!(config, am);
         // Bearer credentials come from a mounted Secret file, never inline.
         let webhook = &am["receivers"][1]["webhook_configs"][0];
         assert_eq!(webhook["send_resolved"], true);

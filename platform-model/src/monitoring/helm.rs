@@ -92,6 +92,45 @@ fn owned_namespaces(service_namespaces: &[String]) -> Value {
     }] })
 }
 
+/// The key paths of kube-prometheus-stack 72.6.2's default `alertmanager.config` (its
+/// values.yaml). Helm merges the values file's maps over the chart's key by key (lists replace
+/// whole), so a default key the platform's configuration leaves out would still reach the
+/// rendered configuration: `templates` did, until [`replacing_chart_defaults`] set it to null.
+fn chart_default_alertmanager_keys() -> Value {
+    json!({
+        "global": { "resolve_timeout": null },
+        "inhibit_rules": null,
+        "route": {
+            "group_by": null,
+            "group_wait": null,
+            "group_interval": null,
+            "repeat_interval": null,
+            "receiver": null,
+            "routes": null,
+        },
+        "receivers": null,
+        "templates": null,
+    })
+}
+
+/// `config` with a null at every key path of `defaults` it does not set: a null in a values file
+/// deletes the chart's default, so the chart renders `config` and nothing else.
+fn replacing_chart_defaults(mut config: Value, defaults: &Value) -> Value {
+    if let (Some(map), Some(defaults)) = (config.as_object_mut(), defaults.as_object()) {
+        for (key, default) in defaults {
+            match map.remove(key) {
+                None => {
+                    map.insert(key.clone(), Value::Null);
+                }
+                Some(ours) => {
+                    map.insert(key.clone(), replacing_chart_defaults(ours, default));
+                }
+            }
+        }
+    }
+    config
+}
+
 /// kube-prometheus-stack: Prometheus (2 replicas, 15 days) selecting the platform's rules and
 /// ServiceMonitors by label, Alertmanager with the platform's configuration, Grafana loading
 /// the dashboards' ConfigMaps. `alertmanager` is [`super::alertmanager::config`]'s, `service_namespaces`
@@ -131,7 +170,7 @@ pub fn kube_prometheus_stack(
                 },
             },
             "alertmanager": {
-                "config": alertmanager,
+                "config": replacing_chart_defaults(alertmanager, &chart_default_alertmanager_keys()),
                 "alertmanagerSpec": {
                     "replicas": 2,
                     // Mounted at /etc/alertmanager/secrets/<name>/; the config reads the token
