@@ -92,6 +92,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "cargo test --workspace"
 cargo test --workspace
+if [ -z "${HELM_CHARTS_DIR:-}" ] && [ ! -d synth/tests/charts ] && [ ! -d ../shared/helm-charts ]; then
+  echo
+  echo "!! NOT RUN: helm template of the Helm values against their charts (synth/tests/helm_render.rs):"
+  echo "!! the charts are not in this repository (fetched chart code may not be committed here)."
+  echo "!! Set HELM_CHARTS_DIR to unpacked charts (<chart>-<version>/) to run it; the values' own checks ran."
+  echo
+fi
 
 if [ -z "${SKIP_LAMBDA_PACKAGE:-}" ]; then
   # On by default (SKIP_LAMBDA_PACKAGE=1 skips it locally): a cold aarch64 build of both functions takes ~7 min on 2 cores, 3-4 min after a
