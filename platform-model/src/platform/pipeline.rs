@@ -207,12 +207,7 @@ pub fn pipeline_stack(
     let export = |name: &str| Expr::sub(format!("${{AWS::StackName}}-{name}"));
     let wired = super::wiring::event_pipeline(&mut t, settings, services, assets, &data, &flags)?;
     wired.outputs(&mut t, &export);
-    let exports = PipelineExports {
-        runbook_role_name: wired.action_role_name.clone(),
-        alertmanager_webhook_url: wired.alertmanager_webhook_url.clone(),
-        datadog_webhook_url: wired.datadog_webhook_url.clone(),
-        token_secret_name: wired.token_secret_name.clone(),
-    };
+    let exports = wired.exports;
     t.output(
         "KeyArn",
         Output::new(key.arn())

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::pipeline::{Assets, PipelineData, ServiceFlag};
+use super::pipeline::{Assets, PipelineData, PipelineExports, ServiceFlag};
 use super::runbook::{self, RunbookTiming, RunbookWiring};
 use crate::Error;
 use crate::aws::Tags;
@@ -52,15 +52,8 @@ pub struct Wired {
     events_role: Expr,
     machine_role: Expr,
     token_secret: Expr,
-    /// The runbook_action role's physical name (set by its construct; the cluster's access
-    /// entry maps it).
-    pub action_role_name: String,
-    /// The URL Alertmanager posts to (`https://<webhook domain>/webhook/alertmanager`).
-    pub alertmanager_webhook_url: String,
-    /// The URL Datadog posts to.
-    pub datadog_webhook_url: String,
-    /// The webhook token secret's name.
-    pub token_secret_name: String,
+    /// What other stacks and files read, each set by the construct that makes the thing.
+    pub exports: PipelineExports,
 }
 
 impl Wired {
@@ -87,13 +80,13 @@ impl Wired {
         literal(
             t,
             "AlertmanagerWebhookUrl",
-            &self.alertmanager_webhook_url,
+            &self.exports.alertmanager_webhook_url,
             "Alertmanager's webhook receiver URL (the custom domain)",
         );
         literal(
             t,
             "DatadogWebhookUrl",
-            &self.datadog_webhook_url,
+            &self.exports.datadog_webhook_url,
             "Datadog's webhook URL (the custom domain)",
         );
         out(
@@ -465,10 +458,12 @@ pub fn event_pipeline(
         events_role: events_role.arn(),
         machine_role: machine_role.arn(),
         token_secret: token_secret.reference(),
-        action_role_name,
-        alertmanager_webhook_url: format!("{public}/webhook/alertmanager"),
-        datadog_webhook_url: format!("{public}/webhook/datadog"),
-        token_secret_name,
+        exports: PipelineExports {
+            runbook_role_name: action_role_name,
+            alertmanager_webhook_url: format!("{public}/webhook/alertmanager"),
+            datadog_webhook_url: format!("{public}/webhook/datadog"),
+            token_secret_name,
+        },
     };
     ingest_role.finish(t);
     action_role.finish(t);
