@@ -144,6 +144,9 @@ if cargo tree -p lambdas -p checkout -e normal --prefix none | grep -E '^(platfo
   exit 1
 fi
 
+step "platform-model builds without its default features (the core only)"
+cargo check --quiet -p platform-model --no-default-features
+
 step "out/ is current (cargo run -p synth -- --check)"
 cargo run --quiet -p synth -- --check
 

@@ -69,14 +69,19 @@
 //! assert!(err.contains("resource `Orphan` (AWS::SQS::Queue) at Properties.KmsMasterKeyId refers to `MissingKey`"));
 //! ```
 
+// Without the `platform` feature the crate is its core only: the re-exported crates and YAML
+// rendering (`.ci/test.sh` checks that this builds).
 #[cfg(feature = "platform")]
 pub mod aws;
+#[cfg(feature = "platform")]
 pub mod k8s;
+#[cfg(feature = "platform")]
 pub mod monitoring;
 #[cfg(feature = "platform")]
 pub mod platform;
 #[cfg(feature = "platform")]
 pub mod service;
+#[cfg(feature = "platform")]
 pub mod settings;
 pub mod yaml;
 
