@@ -12,7 +12,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use platform_model::platform::{self, Artifact, Platform};
 use platform_model::settings::{Architecture, Environment, Settings};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// Synthesizes the SRE platform's files from the typed model in `platform-model`: CloudFormation
 /// templates, Kubernetes YAML, Prometheus rule files with their promtool tests, the
@@ -203,11 +202,6 @@ struct ManifestFile<'a> {
     sha256: String,
 }
 
-fn sha256(s: &str) -> String {
-    let digest = Sha256::digest(s.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Every file of one environment's folder (artifacts and the manifest), by relative path.
 fn expected_files(
     platform: &Platform,
@@ -234,7 +228,7 @@ fn expected_files(
                 kind: a.kind,
                 items: a.items,
                 bytes: a.contents.len(),
-                sha256: sha256(&a.contents),
+                sha256: crate::sha256_hex(a.contents.as_bytes()),
             })
             .collect(),
         assets: [&assets.alert_ingest, &assets.runbook_action]

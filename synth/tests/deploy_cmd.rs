@@ -26,7 +26,7 @@ use platform_model::resources::sqs::Queue;
 use platform_model::resources::ssm::Parameter as SsmParameter;
 use platform_model::resources::ssm::parameter;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use synth::sha256_hex as sha256;
 
 mod support;
 
@@ -53,13 +53,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn sha256(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 /// The test's environment: what it declares, and how it writes it like synth does.

@@ -903,3 +903,53 @@ fn binaries_read_their_environment_only_through_the_contract() {
         assert!(text.contains("contract::runtime"), "{file}");
     }
 }
+
+#[test]
+fn the_runbook_acts_only_where_rbac_lets_it() {
+    // Three readers of the services' allowed actions: runbook_action's ALLOWED_NAMESPACES, the
+    // Roles of k8s/rbac.yaml, and the targets the runbook's branches choose.
+    for env in Env::all() {
+        let allowed: BTreeSet<String> =
+            literal(&env.lambda_env(Binary::RunbookAction)["ALLOWED_NAMESPACES"])
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        let roles: BTreeSet<String> = env
+            .yaml_docs("k8s/rbac.yaml")
+            .iter()
+            .filter(|d| d["kind"] == "Role")
+            .filter_map(|d| d["metadata"]["namespace"].as_str().map(str::to_owned))
+            .collect();
+        assert!(!allowed.is_empty(), "{}: no namespace allowed", env.name);
+        assert_eq!(
+            allowed, roles,
+            "{}: ALLOWED_NAMESPACES vs the Roles",
+            env.name
+        );
+        let states = env.of_type("AWS::StepFunctions::StateMachine")[0].1["Properties"]
+            ["Definition"]["States"]
+            .clone();
+        let mut targets = 0;
+        for (name, state) in states.as_object().unwrap() {
+            if !(name.starts_with("Choose") && name.ends_with("Target")) {
+                continue;
+            }
+            for choice in state["Choices"].as_array().unwrap() {
+                for cond in choice["And"].as_array().unwrap() {
+                    if cond["Variable"] == "$.detail.runbook.target.namespace" {
+                        let ns = cond["StringEquals"].as_str().unwrap();
+                        assert!(
+                            allowed.contains(ns),
+                            "{}: {name} acts in {ns}, which runbook_action refuses",
+                            env.name
+                        );
+                        targets += 1;
+                    }
+                }
+            }
+        }
+        assert!(targets > 0, "{}: the runbook chooses no target", env.name);
+    }
+}

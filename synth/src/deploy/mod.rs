@@ -28,7 +28,6 @@ use aws_sdk_cloudformation::types::{
 };
 use aws_sdk_s3::Client as S3;
 use indicatif::ProgressDrawTarget;
-use sha2::{Digest, Sha256};
 
 use changes::{ResourceDiff, StackDiff, StackState, Summary};
 use plan::{ParameterSource, Plan, StackStep};
@@ -173,17 +172,13 @@ where
     }
 }
 
-fn sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The change set's description: it names the template's hash, so `--execute-change-set`
 /// can refuse a change set that no longer matches what synth writes.
 fn description(template: &str) -> String {
-    format!("synth template sha256 {}", sha256(template))
+    format!(
+        "synth template sha256 {}",
+        crate::sha256_hex(template.as_bytes())
+    )
 }
 
 async fn stack_status(cfn: &Cfn, stack: &str) -> Result<Option<StackStatus>> {
@@ -285,7 +280,11 @@ async fn template_body(c: &Clients, plan: &Plan, step: &StackStep) -> Result<Bod
     if body.len() <= INLINE_TEMPLATE_LIMIT {
         return Ok(Body::Inline(body.to_owned()));
     }
-    let key = format!("templates/{}/{}.json", step.stack, sha256(body));
+    let key = format!(
+        "templates/{}/{}.json",
+        step.stack,
+        crate::sha256_hex(body.as_bytes())
+    );
     let exists =
         c.s3.head_object()
             .bucket(&plan.assets_bucket)
@@ -323,8 +322,6 @@ struct Made {
     /// The stack's id (CloudFormation's ARN): every later call names the stack by it.
     stack_id: String,
     diff: StackDiff,
-    /// The stack existed only for this change set (CREATE type).
-    created_stack: bool,
 }
 
 async fn create_change_set(
@@ -355,7 +352,7 @@ async fn create_change_set(
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default(),
-        &sha256(template)[..8]
+        &crate::sha256_hex(template.as_bytes())[..8]
     );
     let mut req = c
         .cfn
@@ -384,7 +381,6 @@ async fn create_change_set(
         stack_id,
         name,
         diff,
-        created_stack: kind == ChangeSetType::Create,
     })
 }
 
@@ -459,7 +455,7 @@ async fn read_change_set(c: &Clients, stack: &str, name: &str, new: bool) -> Res
 
 /// Deletes a change set made for a diff (and the stack a CREATE change set made).
 async fn discard(c: &Clients, stack: &str, made: &Made) -> Result<()> {
-    if made.created_stack {
+    if made.diff.state == StackState::New {
         // A CREATE change set leaves the stack in REVIEW_IN_PROGRESS; deleting the stack
         // deletes its change sets.
         c.cfn

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 // The deploy order's types have one owner: the platform writes them into the manifest.
 pub use platform_model::platform::{ParameterSource, StackStep};
@@ -65,13 +64,6 @@ pub struct Plan {
     pub dir: PathBuf,
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 impl Plan {
     /// Reads `dir` (one environment's folder): the manifest, every file it lists (hash
     /// checked), and orders the stacks by their dependencies.
@@ -89,7 +81,7 @@ impl Plan {
         for f in &m.files {
             let p = dir.join(&f.path);
             let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
-            if sha256(&bytes) != f.sha256 {
+            if crate::sha256_hex(&bytes) != f.sha256 {
                 bail!(
                     "{} differs from what synth wrote (manifest sha256 {}): regenerate it with synth, never edit it",
                     p.display(),
