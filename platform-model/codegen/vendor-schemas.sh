@@ -9,7 +9,7 @@
 set -euo pipefail
 
 CFN_LINT_VERSION=1.58.0
-SERVICES=(Events StepFunctions DynamoDB IAM Lambda SNS SQS KMS Logs CloudWatch ApiGateway SSM S3 EKS EC2 SecretsManager Route53)
+SERVICES=(Events StepFunctions DynamoDB IAM Lambda SNS SQS KMS Logs CloudWatch ApiGateway SSM S3 EKS EC2 SecretsManager Route53 ECR)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="$here/schemas"

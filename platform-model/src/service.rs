@@ -121,6 +121,10 @@ pub struct Workload {
     pub metrics_path: String,
     /// The route from the internet, if any.
     pub public: Option<PublicEndpoint>,
+    /// The image's repository, when its tags are immutable (an ECR repository with tag
+    /// immutability on): a tag then pins the image as a digest would. `None` for an image
+    /// pinned by digest, or one whose tags may move (checkov's CKV_K8S_43 then applies).
+    pub immutable_tags_in: Option<String>,
 }
 
 impl Workload {
@@ -144,7 +148,14 @@ impl Workload {
             health_path: "/healthz".into(),
             metrics_path: "/metrics".into(),
             public: None,
+            immutable_tags_in: None,
         }
+    }
+
+    /// Declares that the image's repository (named for the reader) keeps its tags immutable.
+    pub fn immutable_tags_in(mut self, repository: impl Into<String>) -> Workload {
+        self.immutable_tags_in = Some(repository.into());
+        self
     }
 
     /// Adds an environment variable.

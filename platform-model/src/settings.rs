@@ -94,14 +94,77 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// The public DNS zone.
     pub dns: DnsSettings,
+    /// What the bootstrap stack creates before any other stack: the assets bucket and the
+    /// checkout image repository.
+    pub bootstrap: BootstrapSettings,
+    /// The VPC: created by the network stack (`[network.create]`) or an existing one
+    /// (`[network.existing]`).
+    pub network: NetworkSettings,
+}
+
+/// What the bootstrap stack (`sre-bootstrap`) creates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapSettings {
+    /// Name of the S3 bucket of the Lambda code and of templates over CloudFormation's inline
+    /// limit (globally unique: 3-63 lowercase letters, digits, `-`, `.`).
+    pub assets_bucket: String,
+    /// Days a replaced or deleted object version is kept before it expires (1-3650).
+    #[schemars(range(min = 1, max = 3650))]
+    pub noncurrent_version_days: u32,
+    /// Name of the checkout service's ECR repository (its image is
+    /// `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<checkout.image_tag>`).
+    pub checkout_repository: String,
+    /// Images the repository keeps: older ones expire (1-1000).
+    #[schemars(range(min = 1, max = 1000))]
+    pub images_kept: u32,
+}
+
+/// The VPC of the platform: generated, or brought by the team.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkSettings {
+    /// The network stack (`sre-network`) creates the VPC, its subnets, gateways and endpoints.
+    Create(NetworkCreate),
+    /// An existing VPC: no network stack; the other stacks take these ids as parameters.
+    Existing(NetworkExisting),
+}
+
+/// A VPC the network stack creates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkCreate {
+    /// The VPC's IPv4 range, `/16` to `/24`. It is cut into eight equal blocks: the private
+    /// subnets take the first ones, the public subnets the ones from the fifth on.
+    pub cidr: Cidr,
+    /// The availability zones of the subnets (2-4, in the settings' region), e.g. `us-east-1a`.
+    pub availability_zones: Vec<String>,
+    /// One NAT gateway per availability zone (each private subnet leaves through its own
+    /// zone's); `false`: one NAT gateway for all, cheaper, and a zone's outage cuts the others'
+    /// egress.
+    pub nat_gateway_per_az: bool,
+    /// Days the VPC flow logs are kept.
+    #[schemars(range(min = 1, max = 3653))]
+    pub flow_log_retention_days: u32,
+}
+
+/// A VPC that exists already.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkExisting {
+    /// The VPC's id (`vpc-...`).
+    pub vpc_id: String,
+    /// The VPC's IPv4 range (the cluster API admits HTTPS from it).
+    pub cidr: Cidr,
+    /// Private subnets (with a route to the EKS API and to AWS's APIs) that runbook_action
+    /// and, when the cluster is created, its nodes run in.
+    pub private_subnet_ids: Vec<String>,
 }
 
 /// Settings of the event pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineSettings {
-    /// S3 bucket holding the Lambda code assets (the `AssetsBucket` parameter's default).
-    pub assets_bucket: String,
     /// CPU architecture of the functions.
     pub lambda_architecture: Architecture,
     /// The alert_ingest function.
@@ -129,10 +192,6 @@ pub struct PipelineSettings {
     /// The webhook API's custom domain: its URL is known at synth time, so the Alertmanager
     /// configuration and the Datadog webhook name it.
     pub webhook_domain: WebhookDomain,
-    /// The VPC of the private subnets.
-    pub vpc_id: String,
-    /// Private subnets (with a route to the EKS API) that runbook_action runs in.
-    pub private_subnet_ids: Vec<String>,
 }
 
 /// The webhook API's custom domain name.
@@ -214,8 +273,9 @@ pub struct CheckoutSettings {
     /// Seconds between two reads of the degraded-mode parameter by a running pod (1-3600).
     #[schemars(range(min = 1, max = 3600))]
     pub degraded_mode_refresh_seconds: u32,
-    /// The container image (`repository:tag` or `repository@sha256:...`).
-    pub image: String,
+    /// The image tag in the bootstrap stack's repository (tags are immutable there: a new
+    /// build is a new tag).
+    pub image_tag: String,
     /// Replicas of the Deployment; also the autoscaler's minimum (1-100).
     #[schemars(range(min = 1, max = 100))]
     pub replicas: u32,
@@ -248,12 +308,59 @@ pub struct CheckoutSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSettings {
-    /// The EKS cluster's name (the access entry and the pod identity associations are
-    /// created in it; runbook_action authenticates to it). The cluster itself is not generated
-    /// yet, so its name is an input.
+    /// The EKS cluster's name: the cluster stack creates it under this name, or (without
+    /// `[cluster.create]`) the existing cluster of this name is used.
     pub name: String,
     /// Alertmanager grouping and repetition.
     pub alertmanager: AlertmanagerSettings,
+    /// The cluster the cluster stack (`sre-cluster`) creates. Absent: bring your own cluster,
+    /// named `name`; no cluster stack is written, and its API endpoint must admit HTTPS from the
+    /// VPC (runbook_action's security group is the pipeline stack's
+    /// `RunbookActionSecurityGroupId` output).
+    #[serde(default)]
+    pub create: Option<ClusterCreate>,
+}
+
+/// An EKS cluster the cluster stack creates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterCreate {
+    /// Kubernetes version, e.g. `1.33`.
+    pub version: String,
+    /// CIDRs allowed to reach the public API endpoint. Empty: the public endpoint is off and
+    /// the API is reached from the VPC only (the private endpoint is always on).
+    #[serde(default)]
+    pub public_access_cidrs: Vec<Cidr>,
+    /// IAM role ARNs given cluster-admin access entries (`AmazonEKSClusterAdminPolicy`).
+    #[serde(default)]
+    pub admin_role_arns: Vec<String>,
+    /// Days the control-plane logs are kept.
+    #[schemars(range(min = 1, max = 3653))]
+    pub log_retention_days: u32,
+    /// The managed node group `<name>-workers`.
+    pub nodes: NodeGroupSettings,
+}
+
+/// The cluster's managed node group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeGroupSettings {
+    /// Instance types, of the one CPU architecture below (e.g. `m7g.large` for arm64).
+    pub instance_types: Vec<String>,
+    /// CPU architecture of the nodes (and so of the images they run, checkout's included).
+    pub architecture: Architecture,
+    /// Nodes at least (1-100).
+    #[schemars(range(min = 1, max = 100))]
+    pub min_size: u32,
+    /// Nodes at most (1-100).
+    #[schemars(range(min = 1, max = 100))]
+    pub max_size: u32,
+    /// Nodes at creation (between the two).
+    #[schemars(range(min = 1, max = 100))]
+    pub desired_size: u32,
+    /// Root volume size of each node, GiB (20-1000).
+    #[schemars(range(min = 20, max = 1000))]
+    pub disk_gib: u32,
 }
 
 /// Alertmanager's route timing.
@@ -319,6 +426,22 @@ macro_rules! checked_string {
             }
         }
     };
+}
+
+checked_string!(
+    /// An IPv4 range such as `10.20.0.0/16` (the network address, no host bits).
+    Cidr,
+    "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
+    |s| s.parse::<ipnet::Ipv4Net>().is_ok_and(|n| n.trunc() == n),
+    "an IPv4 CIDR such as \"10.20.0.0/16\" (no host bits)"
+);
+
+impl Cidr {
+    /// The range.
+    pub fn net(&self) -> ipnet::Ipv4Net {
+        // Checked when read.
+        self.0.parse().unwrap_or_default()
+    }
 }
 
 checked_string!(

@@ -612,12 +612,14 @@ fn functions_run_on_al2023_from_content_addressed_assets() {
         t["Resources"]["AlertIngestFunction"]["Properties"]["Code"]["S3Key"],
         format!("lambdas/alert_ingest/arm64/{}.zip", "a".repeat(64))
     );
-    assert!(
-        t["Resources"]["RunbookActionFunction"]["Properties"]["VpcConfig"]["SubnetIds"]
-            .as_array()
-            .unwrap()
-            .len()
-            == 3
+    // The subnets are an input: the network stack's output, or the settings' existing ones.
+    assert_eq!(
+        t["Resources"]["RunbookActionFunction"]["Properties"]["VpcConfig"]["SubnetIds"],
+        json!({"Ref": "PrivateSubnetIds"})
+    );
+    assert_eq!(
+        t["Parameters"]["PrivateSubnetIds"]["Type"],
+        "List<AWS::EC2::Subnet::Id>"
     );
     for (id, g) in of_type(&t, "AWS::Logs::LogGroup") {
         assert!(g["Properties"]["KmsKeyId"].is_object(), "{id}");

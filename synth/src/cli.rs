@@ -218,7 +218,7 @@ fn expected_files(
         generator: concat!("synth ", env!("CARGO_PKG_VERSION")),
         account_id: settings.account_id.as_str(),
         region: &region,
-        assets_bucket: settings.pipeline.assets_bucket.as_str(),
+        assets_bucket: settings.bootstrap.assets_bucket.as_str(),
         prod: env == Environment::Prod,
         stacks: &stacks,
         files: artifacts
@@ -315,7 +315,9 @@ fn check_env(dir: &Path, files: &BTreeMap<String, String>) -> Result<Vec<String>
 
 /// Writes the expected files, and removes files the previous run wrote that are no longer
 /// produced (only those its manifest lists: synth never deletes a file it did not write).
-fn write_env(dir: &Path, files: &BTreeMap<String, String>, quiet: bool) -> Result<()> {
+/// Returns what it did, one line per file, for the caller to print.
+fn write_env(dir: &Path, files: &BTreeMap<String, String>) -> Result<Vec<String>> {
+    let mut log = Vec::new();
     let old_manifest = dir.join(MANIFEST);
     if let Ok(text) = fs::read_to_string(&old_manifest) {
         let old: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
@@ -328,9 +330,7 @@ fn write_env(dir: &Path, files: &BTreeMap<String, String>, quiet: bool) -> Resul
                 if path.exists() {
                     fs::remove_file(&path)
                         .with_context(|| format!("removing {}", path.display()))?;
-                    if !quiet {
-                        eprintln!("  removed {}", path.display());
-                    }
+                    log.push(format!("  removed {}", path.display()));
                 }
             }
         }
@@ -344,12 +344,14 @@ fn write_env(dir: &Path, files: &BTreeMap<String, String>, quiet: bool) -> Resul
         if !unchanged {
             fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
         }
-        if !quiet {
-            let state = if unchanged { "unchanged" } else { "wrote" };
-            eprintln!("  {state:9} {} ({} bytes)", path.display(), contents.len());
-        }
+        let state = if unchanged { "unchanged" } else { "wrote" };
+        log.push(format!(
+            "  {state:9} {} ({} bytes)",
+            path.display(),
+            contents.len()
+        ));
     }
-    Ok(())
+    Ok(log)
 }
 
 enum Outcome {
@@ -480,40 +482,33 @@ fn run(cli: &Cli, compose: Compose) -> Result<Outcome> {
         EnvArg::All => Environment::ALL.to_vec(),
     };
     let assets = crate::assets::compute(&crate::assets::workspace_root())?;
+    // The environments are independent: one thread each (the machine's cores work side by
+    // side); the messages are printed afterwards, in environment order.
+    let results: Vec<Result<(Vec<String>, Vec<String>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = envs
+            .iter()
+            .map(|&env| {
+                let assets = &assets;
+                scope.spawn(move || synth_env(cli, compose, env, assets))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("synthesizing panicked")))
+            })
+            .collect()
+    });
     let mut stale = Vec::new();
-    for env in envs {
-        let settings = load_settings(env, cli.settings_dir.as_deref())?;
-        if cli.strict {
-            let found = settings.placeholders();
-            if !found.is_empty() {
-                anyhow::bail!(
-                    "settings of {env} hold placeholder values (--strict):\n  {}",
-                    found.join("\n  ")
-                );
+    for result in results {
+        let (log, problems) = result?;
+        if !cli.quiet {
+            for line in log {
+                eprintln!("{line}");
             }
         }
-        let platform = compose(settings).with_context(|| format!("composing environment {env}"))?;
-        let artifacts = platform
-            .synthesize(&assets)
-            .with_context(|| format!("synthesizing environment {env}"))?;
-        let files = expected_files(&platform, &artifacts, &assets)?;
-        let dir = cli.out.join(env.name());
-        if cli.check {
-            let problems = check_env(&dir, &files)?;
-            if !cli.quiet && problems.is_empty() {
-                eprintln!(
-                    "{env}: {} files up to date in {}",
-                    files.len(),
-                    dir.display()
-                );
-            }
-            stale.extend(problems);
-        } else {
-            if !cli.quiet {
-                eprintln!("{env}: synthesizing into {}", dir.display());
-            }
-            write_env(&dir, &files, cli.quiet)?;
-        }
+        stale.extend(problems);
     }
     if stale.is_empty() {
         Ok(Outcome::Clean)
@@ -524,6 +519,49 @@ fn run(cli: &Cli, compose: Compose) -> Result<Outcome> {
         }
         eprintln!("run `cargo run -p synth` to regenerate, then review and commit the diff");
         Ok(Outcome::Stale)
+    }
+}
+
+/// Synthesizes one environment and writes (or, with `--check`, compares) its folder. Returns
+/// the lines to print and the differences `--check` found.
+fn synth_env(
+    cli: &Cli,
+    compose: Compose,
+    env: Environment,
+    assets: &platform::Assets,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let settings = load_settings(env, cli.settings_dir.as_deref())?;
+    if cli.strict {
+        let found = settings.placeholders();
+        if !found.is_empty() {
+            anyhow::bail!(
+                "settings of {env} hold placeholder values (--strict):\n  {}",
+                found.join("\n  ")
+            );
+        }
+    }
+    let platform = compose(settings).with_context(|| format!("composing environment {env}"))?;
+    let artifacts = platform
+        .synthesize(assets)
+        .with_context(|| format!("synthesizing environment {env}"))?;
+    let files = expected_files(&platform, &artifacts, assets)?;
+    let dir = cli.out.join(env.name());
+    if cli.check {
+        let problems = check_env(&dir, &files)?;
+        let log = if problems.is_empty() {
+            vec![format!(
+                "{env}: {} files up to date in {}",
+                files.len(),
+                dir.display()
+            )]
+        } else {
+            Vec::new()
+        };
+        Ok((log, problems))
+    } else {
+        let mut log = vec![format!("{env}: synthesizing into {}", dir.display())];
+        log.extend(write_env(&dir, &files)?);
+        Ok((log, Vec::new()))
     }
 }
 
@@ -608,8 +646,18 @@ mod tests {
         fs::write(dir.path().join("mine.txt"), "user file").unwrap();
         let mut files = BTreeMap::new();
         files.insert("kept.json".to_owned(), "K\n".to_owned());
-        write_env(dir.path(), &files, true).unwrap();
+        let log = write_env(dir.path(), &files).unwrap();
         assert!(!dir.path().join("gone.json").exists());
+        assert!(
+            log.iter()
+                .any(|l| l.contains("removed") && l.contains("gone.json")),
+            "{log:?}"
+        );
+        assert!(
+            log.iter()
+                .any(|l| l.contains("wrote") && l.contains("kept.json")),
+            "{log:?}"
+        );
         assert!(dir.path().join("mine.txt").exists());
         assert_eq!(
             fs::read_to_string(dir.path().join("kept.json")).unwrap(),

@@ -135,7 +135,7 @@ impl Env {
             "assets_bucket": BUCKET,
             "prod": false,
             "stacks": [
-                {"stack": DATA, "template": format!("{DATA}.template.json"), "depends_on": [], "parameters": {}},
+                {"stack": DATA, "template": format!("{DATA}.template.json"), "depends_on": [], "parameters": {}, "needs_assets": true},
                 {"stack": CONSUMER, "template": format!("{CONSUMER}.template.json"), "depends_on": [DATA],
                  "parameters": {"EventsQueueArn": {"output": {"stack": DATA, "output": "EventsQueueArn"}}}},
             ],
@@ -491,8 +491,9 @@ fn the_platform_s_own_stacks_diff_against_cloudformation() {
         serde_json::from_str(&std::fs::read_to_string(dst.join("manifest.json")).unwrap()).unwrap();
     manifest["account_id"] = json!(ACCOUNT);
     manifest["region"] = json!(REGION);
-    manifest["assets_bucket"] = json!(BUCKET);
     std::fs::write(dst.join("manifest.json"), manifest.to_string()).unwrap();
+    // A new account: nothing deployed. The pipeline stack reads the bootstrap stack's bucket,
+    // so its diff is its template (no change set: CloudFormation would refuse a stand-in).
     let o = run(
         &moto,
         out.path(),
@@ -508,7 +509,7 @@ fn the_platform_s_own_stacks_diff_against_cloudformation() {
         .collect();
     assert_eq!(
         names,
-        ["sre-pipeline", "sre-cluster-access"],
+        ["sre-bootstrap", "sre-pipeline", "sre-cluster-access"],
         "the manifest's order"
     );
     for s in stacks {
@@ -530,13 +531,43 @@ fn the_platform_s_own_stacks_diff_against_cloudformation() {
             "{name}: every resource of the template is an add"
         );
     }
-    // The pipeline template is over the inline limit: it went through the bucket.
+    let text_out = run(&moto, out.path(), lambda.path(), &["diff"]);
+    assert!(
+        text(&text_out).contains("sre-bootstrap is not deployed yet; sre-pipeline comes after it"),
+        "{}",
+        text(&text_out)
+    );
+    // Once the bootstrap stack is there (created here with the AWS CLI, which moto gives
+    // outputs), the pipeline's diff is a change set, and its template, over the inline limit,
+    // goes through the bucket that stack made.
+    let bucket = manifest["assets_bucket"].as_str().unwrap().to_owned();
+    moto.try_aws(&[
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        "sre-bootstrap",
+        "--template-body",
+        &format!(
+            "file://{}",
+            dst.join("sre-bootstrap.template.json").display()
+        ),
+    ])
+    .unwrap();
+    let o = run(
+        &moto,
+        out.path(),
+        lambda.path(),
+        &["diff", "--stack", "sre-pipeline", "--output", "json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["stacks"][0]["state"], "new", "{report}");
     let listed = moto
         .try_aws(&[
             "s3api",
             "list-objects-v2",
             "--bucket",
-            BUCKET,
+            &bucket,
             "--prefix",
             "templates/sre-pipeline/",
         ])

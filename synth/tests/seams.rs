@@ -13,6 +13,7 @@
 //! | timeouts nest | `timeouts_nest_along_the_loop` |
 //! | the seeds' demo fires in dev | `the_seeds_demo_fires_in_dev` |
 //! | every named role or identity is made | `every_workload_identity_is_made` |
+//! | every cross-stack value has one owner (parameters fed from outputs or settings) | `every_cross_stack_value_comes_from_its_owner` |
 //!
 //! `SEAMS_OUT_DIR` points the test at another output tree (for example an older commit's
 //! `out/`, to show which defects it had).
@@ -118,6 +119,90 @@ impl Env {
             .as_object()
             .map(|m| m.clone().into_iter().collect())
             .unwrap_or_default()
+    }
+
+    /// The template of `stack`.
+    fn template(&self, stack: &str) -> Value {
+        json(&self.dir.join(format!("{stack}.template.json")))
+    }
+
+    /// The manifest's step of `stack`.
+    fn step(&self, stack: &str) -> Value {
+        self.manifest["stacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stack"] == stack)
+            .unwrap_or_else(|| panic!("{}: no step {stack} in manifest.json", self.name))
+            .clone()
+    }
+
+    /// What `v`, a value in the template of `stack`, is once deployed: a parameter is followed
+    /// through the manifest to its source (a value from the settings, or the owning stack's
+    /// output, followed in turn); a resource's `Ref` is its physical name when the template
+    /// sets one, else `<stack>/<logical id>`; `Fn::GetAtt` is `<stack>/<id>.<attribute>`;
+    /// `Fn::Join` joins what its parts are. Anything else stays as it is.
+    fn deployed(&self, stack: &str, v: &Value) -> Value {
+        let t = self.template(stack);
+        if let Some(id) = v.get("Ref").and_then(Value::as_str) {
+            if t["Parameters"].get(id).is_some() {
+                let source = &self.step(stack)["parameters"][id];
+                if let Some(value) = source.get("value") {
+                    return value.clone();
+                }
+                let owner = source["output"]["stack"].as_str().unwrap_or_else(|| {
+                    panic!("{}: {stack}'s parameter {id} has no source", self.name)
+                });
+                let output = source["output"]["output"].as_str().unwrap();
+                let out = &self.template(owner)["Outputs"][output]["Value"];
+                assert!(
+                    !out.is_null(),
+                    "{}: {stack}'s parameter {id} reads output {output} of {owner}, which has none",
+                    self.name
+                );
+                return self.deployed(owner, out);
+            }
+            let r = &t["Resources"][id];
+            assert!(
+                !r.is_null(),
+                "{}: {stack} refers to {id}, which it lacks",
+                self.name
+            );
+            for key in ["Name", "BucketName", "RepositoryName", "RoleName"] {
+                if let Some(name) = r["Properties"][key].as_str() {
+                    return Value::String(name.to_owned());
+                }
+            }
+            return Value::String(format!("{stack}/{id}"));
+        }
+        if let Some([id, attr]) = v
+            .get("Fn::GetAtt")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
+            return Value::String(format!(
+                "{stack}/{}.{}",
+                id.as_str().unwrap(),
+                attr.as_str().unwrap()
+            ));
+        }
+        if let Some([sep, parts]) = v
+            .get("Fn::Join")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
+            let parts: Vec<String> = parts
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| match self.deployed(stack, p) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect();
+            return Value::String(parts.join(sep.as_str().unwrap()));
+        }
+        v.clone()
     }
 
     /// The checkout Deployment and its container.
@@ -717,10 +802,15 @@ fn every_workload_identity_is_made() {
             );
         }
         // Associations are made in the cluster runbook_action and the charts use.
-        let cluster = env.lambda_env(Binary::RunbookAction)["EKS_CLUSTER_NAME"].clone();
+        let cluster = env.deployed(
+            "sre-pipeline",
+            &env.lambda_env(Binary::RunbookAction)["EKS_CLUSTER_NAME"],
+        );
+        assert!(cluster.is_string(), "{}: {cluster}", env.name);
         for (id, a) in env.of_type("AWS::EKS::PodIdentityAssociation") {
             assert_eq!(
-                a["Properties"]["ClusterName"], cluster,
+                env.deployed("sre-cluster-access", &a["Properties"]["ClusterName"]),
+                cluster,
                 "{}: {id}",
                 env.name
             );
@@ -952,4 +1042,175 @@ fn the_runbook_acts_only_where_rbac_lets_it() {
         }
         assert!(targets > 0, "{}: the runbook chooses no target", env.name);
     }
+}
+
+/// Every parameter of every stack has a source in the manifest, and what it resolves to is
+/// the owner's value: the assets bucket the deploy uploads to is the bootstrap stack's; the
+/// subnets and VPC runbook_action runs in are the network stack's (or the settings' existing
+/// ones); the cluster it acts on, the identities' cluster and the charts' `clusterName` are
+/// one; the checkout image is in the bootstrap stack's repository; the Load Balancer
+/// Controller finds the VPC the network stack tags.
+#[test]
+fn every_cross_stack_value_comes_from_its_owner() {
+    for env in Env::all() {
+        let steps = env.manifest["stacks"].as_array().unwrap().clone();
+        let order: Vec<&str> = steps.iter().map(|s| s["stack"].as_str().unwrap()).collect();
+        for step in &steps {
+            let stack = step["stack"].as_str().unwrap();
+            let t = env.template(stack);
+            let declared: BTreeSet<String> = t["Parameters"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            let sourced: BTreeSet<String> = step["parameters"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            assert_eq!(
+                declared, sourced,
+                "{}: {stack}'s parameters and their sources",
+                env.name
+            );
+            for (key, source) in step["parameters"].as_object().unwrap() {
+                if let Some(owner) = source["output"]["stack"].as_str() {
+                    let at = |s: &str| order.iter().position(|x| *x == s).unwrap();
+                    assert!(
+                        at(owner) < at(stack),
+                        "{}: {owner} deploys after {stack}",
+                        env.name
+                    );
+                    assert!(
+                        step["depends_on"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|d| d == owner),
+                        "{}: {stack} reads {owner} but does not depend on it",
+                        env.name
+                    );
+                }
+                let value = env.deployed(stack, &json_ref(key));
+                assert!(value.is_string(), "{}: {stack}.{key} = {value}", env.name);
+            }
+        }
+        // The bucket the deploy uploads to is the one the bootstrap stack makes, and the one
+        // the functions' code is read from.
+        let bootstrap = env.template("sre-bootstrap");
+        let (_, f) = env.function(Binary::AlertIngest);
+        assert_eq!(
+            env.deployed("sre-pipeline", &f["Properties"]["Code"]["S3Bucket"]),
+            env.manifest["assets_bucket"],
+            "{}",
+            env.name
+        );
+        assert_eq!(
+            env.deployed(
+                "sre-bootstrap",
+                &bootstrap["Outputs"]["AssetsBucket"]["Value"]
+            ),
+            env.manifest["assets_bucket"],
+            "{}",
+            env.name
+        );
+        // runbook_action's subnets and security group's VPC.
+        let (_, action) = env.function(Binary::RunbookAction);
+        let subnets = env.deployed(
+            "sre-pipeline",
+            &action["Properties"]["VpcConfig"]["SubnetIds"],
+        );
+        let sg = &env.pipeline["Resources"]["RunbookActionSecurityGroup"]["Properties"];
+        let vpc = env.deployed("sre-pipeline", &sg["VpcId"]);
+        let network = order.contains(&"sre-network");
+        if network {
+            let n = env.template("sre-network");
+            let private: Vec<String> = n["Resources"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(_, r)| {
+                    r["Type"] == "AWS::EC2::Subnet"
+                        && r["Properties"]["Tags"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|t| t["Key"] == "kubernetes.io/role/internal-elb")
+                })
+                .map(|(id, _)| format!("sre-network/{id}"))
+                .collect();
+            assert_eq!(subnets, Value::String(private.join(",")), "{}", env.name);
+            assert_eq!(vpc, Value::String("sre-network/Vpc".into()), "{}", env.name);
+            let name_tag = n["Resources"]["Vpc"]["Properties"]["Tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["Key"] == "Name")
+                .unwrap()["Value"]
+                .clone();
+            let alb = env.yaml("helm/aws-load-balancer-controller.values.yaml");
+            assert_eq!(alb["vpcTags"]["Name"], name_tag, "{}", env.name);
+            assert!(alb.get("vpcId").is_none(), "{}", env.name);
+        } else {
+            assert!(
+                subnets.as_str().unwrap().starts_with("subnet-"),
+                "{}",
+                env.name
+            );
+            let alb = env.yaml("helm/aws-load-balancer-controller.values.yaml");
+            assert_eq!(alb["vpcId"], vpc, "{}", env.name);
+        }
+        // One cluster: the one runbook_action calls, the identities', the charts'.
+        let cluster = env.deployed(
+            "sre-pipeline",
+            &env.lambda_env(Binary::RunbookAction)["EKS_CLUSTER_NAME"],
+        );
+        let entry = &env.access["Resources"]["RunbookAccessEntry"]["Properties"];
+        assert_eq!(
+            env.deployed("sre-cluster-access", &entry["ClusterName"]),
+            cluster,
+            "{}",
+            env.name
+        );
+        for chart in ["aws-load-balancer-controller", "kube-prometheus-stack"] {
+            let v = env.yaml(&format!("helm/{chart}.values.yaml"));
+            let name = if chart == "kube-prometheus-stack" {
+                v["prometheus"]["prometheusSpec"]["externalLabels"]["cluster"].clone()
+            } else {
+                v["clusterName"].clone()
+            };
+            assert_eq!(name, cluster, "{}: {chart}", env.name);
+        }
+        if order.contains(&"sre-cluster") {
+            let c = env.template("sre-cluster");
+            // drain_node's selector picks the node group the stack makes.
+            let group = c["Resources"]["Nodes"]["Properties"]["NodegroupName"].clone();
+            let selector = env.lambda_env(Binary::RunbookAction)["DRAIN_NODE_SELECTOR"].clone();
+            assert_eq!(
+                selector,
+                Value::String(format!(
+                    "eks.amazonaws.com/nodegroup={}",
+                    group.as_str().unwrap()
+                )),
+                "{}",
+                env.name
+            );
+        }
+        // The checkout image is in the bootstrap stack's repository.
+        let repo = bootstrap["Resources"]["CheckoutRepository"]["Properties"]["RepositoryName"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (_, container) = env.checkout();
+        let image = container["image"].as_str().unwrap();
+        assert!(
+            image.contains(&format!(".amazonaws.com/{repo}:")),
+            "{}: {image} is not in {repo}",
+            env.name
+        );
+    }
+}
+
+fn json_ref(id: &str) -> Value {
+    serde_json::json!({ "Ref": id })
 }

@@ -44,6 +44,8 @@ pub fn payments(env: Environment) -> Result<Service, Error> {
         replicas,
         max_replicas,
     )
+    // The team's repository keeps tags immutable, so the tag pins the image.
+    .immutable_tags_in("the payments team's ECR repository payments")
     .env("PORT", "8080")
     .env("RUST_LOG", "info");
     let svc = Service::new(PAYMENTS, PAYMENTS, workload)

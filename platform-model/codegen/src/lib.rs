@@ -38,6 +38,7 @@ pub const SERVICES: &[(&str, &str)] = &[
     ("EC2", "ec2"),
     ("SecretsManager", "secretsmanager"),
     ("Route53", "route53"),
+    ("ECR", "ecr"),
 ];
 
 /// The vendored schemas.

@@ -38,6 +38,8 @@ pub mod cloudwatch;
 pub mod dynamodb;
 #[cfg(feature = "ec2")]
 pub mod ec2;
+#[cfg(feature = "ecr")]
+pub mod ecr;
 #[cfg(feature = "eks")]
 pub mod eks;
 #[cfg(feature = "events")]

@@ -85,10 +85,13 @@ pub struct FunctionProps {
     /// Environment variables.
     pub environment: BTreeMap<String, Value<String>>,
     /// Subnets and security groups, when it runs in a VPC.
-    pub vpc: Option<(Vec<String>, Vec<Expr>)>,
+    pub vpc: Option<(SubnetIds, Vec<Expr>)>,
     /// Tags.
     pub tags: Tags,
 }
+
+/// Subnet ids: a literal list, or a `List<AWS::EC2::Subnet::Id>` parameter's `Ref`.
+pub type SubnetIds = Value<Vec<Value<String>>>;
 
 /// A function, its role and its log group (30 days, KMS).
 #[derive(Debug, Clone)]
@@ -177,7 +180,7 @@ impl Function {
             );
             f = f.vpc_config(
                 function::VpcConfig::new()
-                    .subnet_ids(subnets.into_iter().map(Value::from).collect::<Vec<_>>())
+                    .subnet_ids(subnets)
                     .security_group_ids(groups.into_iter().map(Value::from).collect::<Vec<_>>()),
             );
         } else {

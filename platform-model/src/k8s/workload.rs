@@ -188,10 +188,16 @@ pub fn deployment(svc: &Service) -> Deployment {
         ..Default::default()
     };
     let mut m = named_meta(svc);
-    m.annotations = (!w.image.contains("@sha256:")).then(|| BTreeMap::from([(
-        "checkov.io/skip1".to_owned(),
-        "CKV_K8S_43=The image is pinned by an immutable tag of the ECR repository (tag immutability on); the digest is not known at synth time".to_owned(),
-    )]));
+    m.annotations = w
+        .immutable_tags_in
+        .as_ref()
+        .filter(|_| !w.image.contains("@sha256:"))
+        .map(|repo| {
+            BTreeMap::from([(
+                "checkov.io/skip1".to_owned(),
+                format!("CKV_K8S_43=The image is pinned by an immutable tag of {repo} (tag immutability on); the digest is not known at synth time"),
+            )])
+        });
     Deployment {
         metadata: m,
         spec: Some(DeploymentSpec {

@@ -193,24 +193,44 @@ pub fn kube_prometheus_stack(
     }
 }
 
+/// How the Load Balancer Controller finds its VPC without the instance metadata service
+/// (the nodes' IMDSv2 hop limit of 1 keeps pods away from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VpcLookup {
+    /// The VPC's id, when it is known at synth time (a VPC the team brings).
+    Id(String),
+    /// The VPC's `Name` tag (a VPC a stack creates: its id is only known once it exists).
+    NameTag(String),
+}
+
 /// aws-load-balancer-controller (serves the services' Ingresses).
-pub fn aws_load_balancer_controller(cluster_name: &str, region: &str) -> HelmValues {
+pub fn aws_load_balancer_controller(
+    cluster_name: &str,
+    region: &str,
+    vpc: &VpcLookup,
+) -> HelmValues {
+    let mut values = json!({
+        "clusterName": cluster_name,
+        "region": region,
+        "replicaCount": 2,
+        "serviceAccount": {
+            "create": true,
+            // Its IAM role is bound to this name by a Pod Identity association.
+            "name": AWS_LOAD_BALANCER_CONTROLLER.service_account,
+        },
+    });
+    match vpc {
+        VpcLookup::Id(id) => values["vpcId"] = json!(id),
+        // --aws-vpc-tags (chart 1.12.0 and later).
+        VpcLookup::NameTag(name) => values["vpcTags"] = json!({ "Name": name }),
+    }
     HelmValues {
         release: "aws-load-balancer-controller".to_owned(),
         chart: "eks/aws-load-balancer-controller".to_owned(),
         version: "1.13.2".to_owned(),
         repository: "https://aws.github.io/eks-charts".to_owned(),
         namespace: AWS_LOAD_BALANCER_CONTROLLER.namespace.to_owned(),
-        values: json!({
-            "clusterName": cluster_name,
-            "region": region,
-            "replicaCount": 2,
-            "serviceAccount": {
-                "create": true,
-                // Its IAM role is bound to this name by a Pod Identity association.
-                "name": AWS_LOAD_BALANCER_CONTROLLER.service_account,
-            },
-        }),
+        values,
     }
 }
 

@@ -39,7 +39,7 @@ pub fn checkout(settings: &Settings) -> Result<Service, Error> {
     let svc = Service::new(
         CHECKOUT,
         APPS_NAMESPACE,
-        Workload::new(c.image.clone(), c.replicas, c.max_replicas),
+        Workload::new(super::checkout_image(settings), c.replicas, c.max_replicas),
     )
     .allow(Action::ScaleDeployment)
     .allow(Action::RestartDeployment)
@@ -68,8 +68,13 @@ pub fn checkout(settings: &Settings) -> Result<Service, Error> {
             construct: "k8s/checkout.yaml Deployment environment".into(),
             message: e.to_string(),
         })?;
-    let mut workload =
-        Workload::new(c.image.clone(), c.replicas, c.max_replicas).public(PublicEndpoint {
+    let mut workload = Workload::new(super::checkout_image(settings), c.replicas, c.max_replicas)
+        .immutable_tags_in(format!(
+            "the ECR repository {} of stack {}",
+            settings.bootstrap.checkout_repository,
+            super::BOOTSTRAP_STACK
+        ))
+        .public(PublicEndpoint {
             host: c.host.clone(),
             path: PUBLIC_PATH.into(),
             certificate_arn: c.certificate_arn.clone(),
@@ -111,11 +116,8 @@ fn check_settings(settings: &Settings) -> Result<(), Error> {
             c.error_rate
         ));
     }
-    if c.image.trim().is_empty() || c.image.contains(char::is_whitespace) {
-        problems.push(format!(
-            "checkout.image ({:?}) must be an image reference",
-            c.image
-        ));
+    if let Err(e) = super::bootstrap::check(settings) {
+        problems.push(e.to_string());
     }
     if !c.certificate_arn.starts_with("arn:aws:acm:") {
         problems.push(format!(

@@ -28,10 +28,11 @@ pub fn access_stack(
         ACCESS_STACK,
         "EKS access: the runbook_action Lambda's role acts as Kubernetes group sre-remediation; workload roles by Pod Identity",
     );
+    let cluster = super::topology::Input::ClusterName.declare(&mut t);
     let entry = t.add(
         "RunbookAccessEntry",
         AccessEntry::new(
-            settings.cluster.name.as_str(),
+            cluster.reference(),
             Expr::sub(format!(
                 "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{}",
                 exports.runbook_role_name
@@ -44,7 +45,7 @@ pub fn access_stack(
         "RunbookAccessEntryArn",
         Output::new(entry.access_entry_arn()),
     );
-    super::identity::add_workload_identities(&mut t, settings, services)?;
+    super::identity::add_workload_identities(&mut t, settings, services, &cluster)?;
     Ok(t)
 }
 
@@ -119,7 +120,18 @@ pub fn cluster_artifacts(
     let region = settings.region.to_string();
     for values in [
         helm::kube_prometheus_stack(&settings.cluster.name, am.clone(), &namespaces),
-        helm::aws_load_balancer_controller(&settings.cluster.name, &region),
+        helm::aws_load_balancer_controller(
+            &settings.cluster.name,
+            &region,
+            &match &settings.network {
+                crate::settings::NetworkSettings::Create(_) => {
+                    helm::VpcLookup::NameTag(super::vpc_name(settings))
+                }
+                crate::settings::NetworkSettings::Existing(n) => {
+                    helm::VpcLookup::Id(n.vpc_id.clone())
+                }
+            },
+        ),
         helm::external_dns(
             settings.dns.zone_name.as_str(),
             settings.dns.hosted_zone_id.as_str(),

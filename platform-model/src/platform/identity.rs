@@ -17,12 +17,13 @@
 //!
 //! ```
 //! use platform_model::cfn::Template;
-//! use platform_model::platform::{checkout, identity::add_workload_identities};
+//! use platform_model::platform::{Input, checkout, identity::add_workload_identities};
 //! use platform_model::settings::{Environment, Settings};
 //!
 //! let settings = Settings::embedded(Environment::Dev).unwrap();
 //! let mut t = Template::new("access", "workload roles");
-//! add_workload_identities(&mut t, &settings, &[checkout(&settings)?])?;
+//! let cluster = Input::ClusterName.declare(&mut t);
+//! add_workload_identities(&mut t, &settings, &[checkout(&settings)?], &cluster)?;
 //! let json = t.to_json()?;
 //! // checkout's pods (its degraded-mode flag) and the three add-ons.
 //! let associations = json["Resources"].as_object().unwrap().values()
@@ -35,7 +36,7 @@
 use serde_json::Value as Json;
 
 use crate::aws::iam::{ServiceRole, Statement};
-use crate::cfn::{Expr, Template, Value};
+use crate::cfn::{Expr, ParamRef, Template, Value};
 use crate::k8s::identity::{ADDONS, AWS_LOAD_BALANCER_CONTROLLER, CERT_MANAGER, EXTERNAL_DNS};
 use crate::resources::eks::PodIdentityAssociation;
 use crate::service::Service;
@@ -100,10 +101,13 @@ pub fn add_workload_identities(
     t: &mut Template,
     settings: &Settings,
     services: &[Service],
+    cluster_name: &ParamRef,
 ) -> Result<(), crate::Error> {
     let cluster = settings.cluster.name.as_str();
+    let cluster_ref = cluster_name.reference();
     let cluster_arn = Expr::sub(format!(
-        "arn:${{AWS::Partition}}:eks:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{cluster}"
+        "arn:${{AWS::Partition}}:eks:${{AWS::Region}}:${{AWS::AccountId}}:cluster/${{{}}}",
+        cluster_name.logical_id().as_str()
     ));
     let zone = Expr::sub(format!(
         "arn:${{AWS::Partition}}:route53:::hostedzone/{}",
@@ -137,7 +141,12 @@ pub fn add_workload_identities(
         role.finish(t);
         t.add(
             &format!("{id}PodIdentity"),
-            PodIdentityAssociation::new(cluster, svc.namespace(), Value::from(arn), svc.name()),
+            PodIdentityAssociation::new(
+                cluster_ref.clone(),
+                svc.namespace(),
+                Value::from(arn),
+                svc.name(),
+            ),
         );
     }
     for identity in ADDONS {
@@ -212,7 +221,7 @@ pub fn add_workload_identities(
         t.add(
             &format!("{}PodIdentity", identity.id),
             PodIdentityAssociation::new(
-                cluster,
+                cluster_ref.clone(),
                 identity.namespace,
                 Value::from(arn),
                 identity.service_account,

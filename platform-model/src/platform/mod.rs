@@ -30,12 +30,24 @@
 //! # Ok::<(), platform_model::Error>(())
 //! ```
 
+mod bootstrap;
 mod checkout;
 mod cluster;
+mod eks;
 pub mod identity;
+mod network;
 mod pipeline;
 pub mod runbook;
+mod topology;
 mod wiring;
+
+pub use bootstrap::{CHECKOUT_REPOSITORY_URI, bootstrap_stack, checkout_image};
+pub use eks::{NODE_METADATA_HOP_LIMIT, cluster_stack, node_group_name};
+pub use network::{
+    GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS, INTERNAL_ELB_TAG, PUBLIC_ELB_TAG, network_stack,
+    subnet_cidrs, vpc_name,
+};
+pub use topology::{BOOTSTRAP_STACK, CLUSTER_STACK, Input, NETWORK_STACK};
 
 pub use checkout::{APPS_NAMESPACE, CHECKOUT, CHECKOUT_PORT, PUBLIC_PATH, checkout};
 pub use cluster::{ACCESS_STACK, access_stack, cluster_artifacts};
@@ -189,12 +201,22 @@ impl Platform {
             template, exports, ..
         } = pipeline_stack(settings, &self.services, assets)?;
         let exported: BTreeSet<String> = Export::ALL.iter().map(|e| e.export_name()).collect();
-        out.push(Artifact {
-            path: format!("{}.template.json", template.name()),
-            kind: ArtifactKind::CloudformationTemplate,
-            items: template.resource_count(),
-            contents: template.render()?,
-        });
+        let mut stacks = vec![bootstrap_stack(settings)?];
+        if let crate::settings::NetworkSettings::Create(network) = &settings.network {
+            stacks.push(network_stack(settings, network)?);
+        }
+        if let Some(cluster) = &settings.cluster.create {
+            stacks.push(cluster_stack(settings, cluster)?);
+        }
+        stacks.push(template);
+        for t in stacks {
+            out.push(Artifact {
+                path: format!("{}.template.json", t.name()),
+                kind: ArtifactKind::CloudformationTemplate,
+                items: t.resource_count(),
+                contents: t.render()?,
+            });
+        }
         out.extend(cluster_artifacts(settings, &self.services, &exports)?);
         for t in &self.stacks {
             let path = format!("{}.template.json", t.name());
@@ -266,27 +288,74 @@ pub struct StackStep {
     /// Its parameters and where their values come from.
     #[serde(default)]
     pub parameters: std::collections::BTreeMap<String, ParameterSource>,
+    /// The Lambda code must be in the assets bucket before this stack deploys (`synth deploy`
+    /// uploads it after the stacks before, so the bucket exists).
+    #[serde(default)]
+    pub needs_assets: bool,
 }
 
 impl Platform {
-    /// The stacks in deploy order: the pipeline stack (its assets bucket from the settings),
-    /// then the cluster access stack (it maps runbook_action's role, which the pipeline stack
-    /// makes) and the teams' stacks (they import the pipeline stack's exports).
+    /// The stacks in deploy order, a dependency graph written into `manifest.json`: bootstrap
+    /// (the assets bucket), then the network and the cluster when the settings create them,
+    /// the pipeline stack (its code in the bucket; the VPC and the cluster as [`Input`]s), the
+    /// identity stack `sre-cluster-access` (it maps runbook_action's role, which the pipeline
+    /// stack makes) and the teams' stacks (they import the pipeline stack's exports). Each
+    /// [`Input`] a stack takes is a parameter whose source is the owning stack's output, or the
+    /// settings' value when the environment brings its own VPC or cluster.
     pub fn deploy_order(&self) -> Vec<StackStep> {
-        let step = |stack: &str, depends_on: Vec<String>| StackStep {
-            stack: stack.to_owned(),
-            template: format!("{stack}.template.json"),
-            depends_on,
-            parameters: Default::default(),
+        let settings = &self.settings;
+        let step = |stack: &str, inputs: &[Input], after: &[&str], needs_assets: bool| {
+            let mut depends_on: BTreeSet<String> = after.iter().map(|s| (*s).to_owned()).collect();
+            let mut parameters = std::collections::BTreeMap::new();
+            for input in inputs {
+                let source = input.source(settings);
+                if let ParameterSource::Output { stack, .. } = &source {
+                    depends_on.insert(stack.clone());
+                }
+                parameters.insert(input.output_key().to_owned(), source);
+            }
+            StackStep {
+                stack: stack.to_owned(),
+                template: format!("{stack}.template.json"),
+                depends_on: depends_on.into_iter().collect(),
+                parameters,
+                needs_assets,
+            }
         };
-        let mut pipeline = step(pipeline::STACK, vec![]);
-        pipeline.parameters.insert(
-            "AssetsBucket".into(),
-            ParameterSource::Value(self.settings.pipeline.assets_bucket.to_string()),
-        );
-        let mut out = vec![pipeline, step(ACCESS_STACK, vec![pipeline::STACK.into()])];
+        let mut out = vec![step(BOOTSTRAP_STACK, &[], &[], false)];
+        if matches!(
+            settings.network,
+            crate::settings::NetworkSettings::Create(_)
+        ) {
+            out.push(step(NETWORK_STACK, &[], &[], false));
+        }
+        if settings.cluster.create.is_some() {
+            out.push(step(
+                CLUSTER_STACK,
+                &[Input::VpcId, Input::VpcCidr, Input::PrivateSubnetIds],
+                &[],
+                false,
+            ));
+        }
+        out.push(step(
+            pipeline::STACK,
+            &[
+                Input::AssetsBucket,
+                Input::VpcId,
+                Input::PrivateSubnetIds,
+                Input::ClusterName,
+            ],
+            &[],
+            true,
+        ));
+        out.push(step(
+            ACCESS_STACK,
+            &[Input::ClusterName],
+            &[pipeline::STACK],
+            false,
+        ));
         for t in &self.stacks {
-            out.push(step(t.name(), vec![pipeline::STACK.into()]));
+            out.push(step(t.name(), &[], &[pipeline::STACK], false));
         }
         out
     }

@@ -16,7 +16,7 @@ use crate::aws::iam::{ServiceRole, Statement};
 use crate::aws::lambda::{Function, FunctionProps};
 use crate::aws::logs::LogGroup;
 use crate::aws::stepfunctions::{Integrations, StateMachine, StateMachineProps};
-use crate::cfn::{Expr, Output, Parameter, Template, Value};
+use crate::cfn::{Expr, Output, Template, Value};
 use crate::contract::events::{BUS_NAME, DetailType, Source};
 use crate::contract::runtime::{self, Binary, EnvBuilder};
 use crate::contract::telemetry::{
@@ -162,13 +162,10 @@ pub fn event_pipeline(
     let p = &settings.pipeline;
     check_timeouts(settings)?;
     let tags = Tags(settings.tags.clone());
-    let bucket = t.parameter(
-        "AssetsBucket",
-        Parameter::string()
-            .description("S3 bucket holding the functions' code (lambdas/<name>/<sha256>.zip)")
-            .default_value(p.assets_bucket.clone())
-            .length(3, 63),
-    );
+    let bucket = super::topology::Input::AssetsBucket.declare(t);
+    let vpc_id = super::topology::Input::VpcId.declare(t);
+    let subnets = super::topology::Input::PrivateSubnetIds.declare(t);
+    let cluster = super::topology::Input::ClusterName.declare(t);
 
     let bus = EventBus::new(
         t,
@@ -268,8 +265,8 @@ pub fn event_pipeline(
     data.incidents.grant_update(&mut action_role);
     action_role.grant(
         Statement::allow(["eks:DescribeCluster"]).on(Expr::sub(format!(
-            "arn:${{AWS::Partition}}:eks:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{}",
-            settings.cluster.name
+            "arn:${{AWS::Partition}}:eks:${{AWS::Region}}:${{AWS::AccountId}}:cluster/${{{}}}",
+            cluster.logical_id().as_str()
         ))),
     );
     let sg = t.add_with(
@@ -277,7 +274,7 @@ pub fn event_pipeline(
         SecurityGroup::new(
             "runbook_action: HTTPS out to the EKS API and AWS endpoints, nothing in",
         )
-        .vpc_id(p.vpc_id.as_str())
+        .vpc_id(vpc_id.reference())
         .security_group_egress(vec![
             security_group::Egress::new("tcp")
                 .cidr_ip("0.0.0.0/0")
@@ -288,7 +285,13 @@ pub fn event_pipeline(
         .tags(tags.to_list(|k, v| security_group::Tag::new(k, v))),
         crate::cfn::Attributes::new(),
     );
-    let action_env = action_environment(settings, services, data)?;
+    t.output(
+        "RunbookActionSecurityGroupId",
+        Output::new(sg.get_att("GroupId")).description(
+            "runbook_action's security group: a cluster brought by the team admits HTTPS from it",
+        ),
+    );
+    let action_env = action_environment(settings, services, data, cluster.reference())?;
     let action = Function::new(
         t,
         "RunbookAction",
@@ -299,7 +302,10 @@ pub fn event_pipeline(
             size: p.runbook_action.clone(),
             architecture: p.lambda_architecture,
             environment: action_env,
-            vpc: Some((p.private_subnet_ids.clone(), vec![sg.get_att("GroupId")])),
+            vpc: Some((
+                Value::from(subnets.reference()),
+                vec![sg.get_att("GroupId")],
+            )),
             tags: tags.clone(),
         },
         &mut action_role,
@@ -477,6 +483,7 @@ fn action_environment(
     settings: &Settings,
     services: &[Service],
     data: &PipelineData,
+    cluster: Expr,
 ) -> Result<std::collections::BTreeMap<String, Value<String>>, Error> {
     // The namespaces where some service allows an action (the same list as the Roles of
     // `k8s/rbac.yaml`).
@@ -486,10 +493,7 @@ fn action_environment(
     let p = &settings.pipeline;
     use runtime::runbook_action as v;
     EnvBuilder::new(Binary::RunbookAction)
-        .set(
-            &v::EKS_CLUSTER_NAME,
-            Value::from(settings.cluster.name.as_str()),
-        )
+        .set(&v::EKS_CLUSTER_NAME, Value::from(cluster))
         .and_then(|e| e.set(&v::ALLOWED_NAMESPACES, Value::from(namespaces.join(","))))
         .and_then(|e| e.set(&v::INCIDENTS_TABLE, Value::from(data.incidents.name())))
         .and_then(|e| {

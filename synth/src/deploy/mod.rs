@@ -2,8 +2,9 @@
 //!
 //! - **diff**: per stack, a change set is created, read back and deleted (a stack that did not
 //!   exist is deleted again too); the diff is what the change set says, replacement included.
-//! - **deploy**: the Lambda zips are uploaded under their content-hash keys (skipped when
-//!   present), a template over the inline limit goes to the assets bucket, the change set is
+//! - **deploy**: before the first stack that runs them (the pipeline stack, after the bootstrap
+//!   stack made the bucket), the Lambda zips are uploaded under their content-hash keys (skipped
+//!   when present); a template over the inline limit goes to the assets bucket, the change set is
 //!   shown and, once confirmed, executed while the stack's events drive a progress bar; a
 //!   failure prints the first failed resource's reason and waits for the rollback. Outputs of
 //!   one stack feed the parameters of the next (the manifest's `stacks`).
@@ -482,6 +483,31 @@ pub async fn diff(plan: &Plan, opts: &DiffOptions) -> Result<Summary> {
     c.check_account(plan).await?;
     let mut diffs = Vec::new();
     for step in plan.steps(opts.stack.as_deref())? {
+        // A stack that reads an output of a stack not deployed yet (a new account) is new
+        // itself: CloudFormation would refuse a change set with a stand-in for the output
+        // (a VPC id must exist), so its diff is the template, every resource an add.
+        let mut missing = None;
+        for source in step.parameters.values() {
+            if let ParameterSource::Output { stack, .. } = source
+                && stack_status(&c.cfn, stack).await?.is_none()
+            {
+                missing = Some(stack.clone());
+                break;
+            }
+        }
+        if let Some(first) = missing {
+            let diff = local_new(plan, step)?;
+            if opts.output == OutputFormat::Text {
+                println!(
+                    "{} is not deployed yet; {} comes after it:",
+                    first, step.stack
+                );
+                print!("{}", changes::render(&diff));
+                let _ = std::io::stdout().flush();
+            }
+            diffs.push(diff);
+            continue;
+        }
         let made = create_change_set(&c, plan, step, true).await?;
         discard(&c, &step.stack, &made).await?;
         if opts.output == OutputFormat::Text {
@@ -503,6 +529,29 @@ pub async fn diff(plan: &Plan, opts: &DiffOptions) -> Result<Summary> {
         ),
     }
     Ok(summary)
+}
+
+/// The diff of a stack that does not exist yet, from its template: every resource an add.
+fn local_new(plan: &Plan, step: &StackStep) -> Result<StackDiff> {
+    let t: serde_json::Value = serde_json::from_str(plan.template(step))
+        .with_context(|| format!("{} is not JSON", step.template))?;
+    let changes = t["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(id, r)| changes::ResourceDiff {
+            action: changes::Action::Add,
+            logical_id: id.clone(),
+            resource_type: r["Type"].as_str().unwrap_or_default().to_owned(),
+            replacement: None,
+            details: Vec::new(),
+        })
+        .collect();
+    Ok(StackDiff {
+        stack: step.stack.clone(),
+        state: StackState::New,
+        changes,
+    })
 }
 
 /// Uploads each Lambda zip under its content-hash key, skipping those already there.
@@ -783,11 +832,14 @@ pub async fn deploy(plan: &Plan, opts: &DeployOptions) -> Result<DeployOutcome> 
         };
         return execute_existing(&c, plan, step, name, &opts.lambda_dir).await;
     }
-    if !opts.no_execute && !plan.assets.is_empty() {
-        upload_assets(&c, plan, &opts.lambda_dir).await?;
-    }
     let mut left = Vec::new();
+    let mut uploaded = false;
     for step in steps {
+        // The code goes up once the stacks before have made the bucket (bootstrap).
+        if step.needs_assets && !uploaded && !opts.no_execute && !plan.assets.is_empty() {
+            upload_assets(&c, plan, &opts.lambda_dir).await?;
+            uploaded = true;
+        }
         if opts.replace_failed
             && stack_status(&c.cfn, &step.stack).await? == Some(StackStatus::RollbackComplete)
         {

@@ -194,6 +194,7 @@ mod tests {
             template: format!("{name}.template.json"),
             depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
             parameters: BTreeMap::new(),
+            needs_assets: false,
         }
     }
 
