@@ -337,6 +337,8 @@ pub struct ClusterCreate {
     /// Days the control-plane logs are kept.
     #[schemars(range(min = 1, max = 3653))]
     pub log_retention_days: u32,
+    /// EKS refuses to delete the cluster (and so does a stack deletion) until this is off.
+    pub deletion_protection: bool,
     /// The managed node group `<name>-workers`.
     pub nodes: NodeGroupSettings,
 }

@@ -225,6 +225,7 @@ fn every_node_requires_imdsv2_and_the_api_is_private() {
             false
         );
         assert_eq!(p["Name"], s.cluster.name.as_str());
+        assert_eq!(p["DeletionProtection"], create.deletion_protection);
         assert_eq!(
             of_type(c, "AWS::EKS::AccessEntry").len(),
             create.admin_role_arns.len()

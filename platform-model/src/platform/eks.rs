@@ -221,7 +221,7 @@ pub fn cluster_stack(settings: &Settings, c: &ClusterCreate) -> Result<Template,
                     .authentication_mode(cluster::AuthenticationMode::Api)
                     .bootstrap_cluster_creator_admin_permissions(false),
             )
-            .deletion_protection(settings.incidents.deletion_protection)
+            .deletion_protection(c.deletion_protection)
             .tags(tags.to_list(|k, v| cluster::Tag::new(k, v))),
         Attributes::new().depends_on(&logs),
     );
