@@ -199,6 +199,7 @@ pub struct Service {
     actions: BTreeSet<Action>,
     degraded_mode: Option<DegradedMode>,
     pod_permissions: Vec<Statement>,
+    runbook_base: Option<String>,
 }
 
 impl Service {
@@ -214,7 +215,17 @@ impl Service {
             actions: BTreeSet::new(),
             degraded_mode: None,
             pod_permissions: Vec::new(),
+            runbook_base: None,
         }
+    }
+
+    /// Links each alert's rule to its runbook page at `<base>/<AlertName>.md` (the
+    /// `runbook_url` annotation; [`crate::monitoring::runbook_page`]). The platform sets this
+    /// from its settings for every service it runs.
+    #[must_use]
+    pub fn runbook_pages_at(mut self, base: impl Into<String>) -> Self {
+        self.runbook_base = Some(base.into().trim_end_matches('/').to_owned());
+        self
     }
 
     /// Adds an alert (its runbook, if any, must target this service with an allowed action).
@@ -361,6 +372,12 @@ impl Service {
         }
         for slo in &self.slos {
             out.push(slo.rule_set()?);
+        }
+        if let Some(base) = &self.runbook_base {
+            let url = |alert: &str| format!("{base}/{alert}.md");
+            for set in &mut out {
+                set.link_runbooks(&url);
+            }
         }
         Ok(out)
     }

@@ -100,6 +100,18 @@ pub struct Settings {
     /// The VPC: created by the network stack (`[network.create]`) or an existing one
     /// (`[network.existing]`).
     pub network: NetworkSettings,
+    /// The generated runbook pages (`out/<env>/runbooks/`).
+    pub runbooks: RunbookSettings,
+}
+
+/// Where people read the runbook pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunbookSettings {
+    /// The URL under which `out/<env>/runbooks/` is browsable (the repository's web view of
+    /// that folder, or where a docs site publishes it): every rule's `runbook_url` annotation is
+    /// `<base_url>/<AlertName>.md`.
+    pub base_url: HttpsUrl,
 }
 
 /// What the bootstrap stack (`sre-bootstrap`) creates.

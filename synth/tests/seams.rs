@@ -13,6 +13,7 @@
 //! | timeouts nest | `timeouts_nest_along_the_loop` |
 //! | the seeds' demo fires in dev | `the_seeds_demo_fires_in_dev` |
 //! | every named role or identity is made | `every_workload_identity_is_made` |
+//! | every alert links to its runbook page | `every_alert_links_to_its_runbook_page` |
 //! | every cross-stack value has one owner (parameters fed from outputs or settings) | `every_cross_stack_value_comes_from_its_owner` |
 //!
 //! `SEAMS_OUT_DIR` points the test at another output tree (for example an older commit's
@@ -1213,4 +1214,104 @@ fn every_cross_stack_value_comes_from_its_owner() {
 
 fn json_ref(id: &str) -> Value {
     serde_json::json!({ "Ref": id })
+}
+
+/// Every alerting rule links to its runbook page: the `runbook_url` annotation of the rule
+/// file and of the PrometheusRule is the settings' base URL and the page synth wrote, and the
+/// promtool tests expect the same annotation (promtool checks the rule against it).
+#[test]
+fn every_alert_links_to_its_runbook_page() {
+    for env in Env::all() {
+        let settings = platform_model::settings::Settings::embedded(
+            platform_model::settings::Environment::from_name(env.name).unwrap(),
+        )
+        .unwrap();
+        let base = settings
+            .runbooks
+            .base_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
+        let mut linked = BTreeSet::new();
+        let rules_dir = env.dir.join("monitoring/rules");
+        for entry in std::fs::read_dir(&rules_dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = format!(
+                "monitoring/rules/{}",
+                path.file_name().unwrap().to_str().unwrap()
+            );
+            let file = env.yaml(&rel);
+            for group in file["groups"].as_array().unwrap() {
+                for rule in group["rules"].as_array().unwrap() {
+                    let Some(alert) = rule["alert"].as_str() else {
+                        continue;
+                    };
+                    let url = rule["annotations"]["runbook_url"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{}: {alert} has no runbook_url", env.name));
+                    assert_eq!(url, format!("{base}/{alert}.md"), "{}", env.name);
+                    let page = env.text(&format!("runbooks/{alert}.md"));
+                    assert!(
+                        page.contains(&format!("# {alert}\n")),
+                        "{}: {alert}",
+                        env.name
+                    );
+                    linked.insert(alert.to_owned());
+                }
+            }
+        }
+        assert!(!linked.is_empty());
+        // The PrometheusRules carry the same links.
+        for doc in env.yaml_docs("k8s/checkout-monitoring.yaml") {
+            if doc["kind"] != "PrometheusRule" {
+                continue;
+            }
+            for group in doc["spec"]["groups"].as_array().unwrap() {
+                for rule in group["rules"].as_array().unwrap() {
+                    if let Some(alert) = rule["alert"].as_str() {
+                        assert_eq!(
+                            rule["annotations"]["runbook_url"],
+                            Value::String(format!("{base}/{alert}.md")),
+                            "{}",
+                            env.name
+                        );
+                    }
+                }
+            }
+        }
+        // No page without an alert.
+        let pages: BTreeSet<String> = std::fs::read_dir(env.dir.join("runbooks"))
+            .unwrap()
+            .map(|e| {
+                e.unwrap()
+                    .file_name()
+                    .to_str()
+                    .unwrap()
+                    .trim_end_matches(".md")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(pages, linked, "{}", env.name);
+        // The promtool tests expect the link on every instance they expect to fire.
+        for entry in std::fs::read_dir(env.dir.join("monitoring/tests")).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = format!(
+                "monitoring/tests/{}",
+                path.file_name().unwrap().to_str().unwrap()
+            );
+            for test in env.yaml(&rel)["tests"].as_array().unwrap() {
+                for t in test["alert_rule_test"].as_array().into_iter().flatten() {
+                    let alert = t["alertname"].as_str().unwrap();
+                    for e in t["exp_alerts"].as_array().into_iter().flatten() {
+                        assert_eq!(
+                            e["exp_annotations"]["runbook_url"],
+                            Value::String(format!("{base}/{alert}.md")),
+                            "{}: {rel}",
+                            env.name
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -226,6 +226,11 @@ impl Alert {
         &self.expr
     }
 
+    /// How long the expression must hold (`for`).
+    pub fn for_duration(&self) -> &str {
+        &self.for_
+    }
+
     /// The severity.
     pub fn severity_level(&self) -> Severity {
         self.severity

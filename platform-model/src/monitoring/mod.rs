@@ -49,7 +49,9 @@ pub use alert::{
     parse_target_label, render_labels, target_label,
 };
 pub use catalog::{CatalogEntry, catalog};
-pub use promtool::{AlertRuleTest, EVALUATION_INTERVAL, ExpAlert, InputSeries, RuleSet, TestGroup};
+pub use promtool::{
+    AlertRuleTest, EVALUATION_INTERVAL, ExpAlert, InputSeries, RUNBOOK_URL, RuleSet, TestGroup,
+};
 pub use slo::{BurnWindow, STANDARD_WINDOWS, Sli, Slo, duration};
 
 /// Whether `s` is a Prometheus duration of one unit, such as `30s`, `5m` or `4h` (ms, s, m, h,
@@ -67,3 +69,4 @@ pub fn is_duration(s: &str) -> bool {
 pub mod alertmanager;
 pub mod dashboards;
 pub mod helm;
+pub mod runbook_page;

@@ -79,6 +79,10 @@ pub struct RuleSet {
     pub alerts: Vec<Alert>,
 }
 
+/// The annotation linking an alert to its runbook page (the name Alertmanager's and Grafana's
+/// integrations look for).
+pub const RUNBOOK_URL: &str = "runbook_url";
+
 /// The evaluation interval of rule groups and tests.
 pub const EVALUATION_INTERVAL: &str = "1m";
 
@@ -100,6 +104,29 @@ impl RuleSet {
             tests,
             alerts,
         })
+    }
+
+    /// Links every alert of the set to its runbook page: the `runbook_url` annotation of its
+    /// rule (in the rule file and the PrometheusRule alike), and the same annotation expected
+    /// of every instance its promtool tests expect to fire.
+    pub fn link_runbooks(&mut self, url_of: &dyn Fn(&str) -> String) {
+        for group in &mut self.groups {
+            for rule in group.rules.iter_mut().flatten() {
+                if let Some(name) = &rule.alert {
+                    rule.annotations
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(RUNBOOK_URL.to_owned(), url_of(name));
+                }
+            }
+        }
+        for test in &mut self.tests {
+            for art in &mut test.alert_rule_test {
+                for e in &mut art.exp_alerts {
+                    e.exp_annotations
+                        .insert(RUNBOOK_URL.to_owned(), url_of(&art.alertname));
+                }
+            }
+        }
     }
 
     /// The PrometheusRule's spec: the same groups as the rule file.

@@ -38,6 +38,7 @@ pub mod identity;
 mod network;
 mod pipeline;
 pub mod runbook;
+mod runbooks;
 mod topology;
 mod wiring;
 
@@ -87,6 +88,8 @@ pub enum ArtifactKind {
     DatadogWebhook,
     /// A shell script an operator runs (bash).
     Script,
+    /// A runbook page people read (Markdown), linked from its alert's `runbook_url`.
+    RunbookPage,
 }
 
 /// One generated file of an environment.
@@ -197,9 +200,18 @@ impl Platform {
         self.check()?;
         let settings = &self.settings;
         let mut out = Vec::new();
+        // Every service's alerts link to their pages.
+        let services: Vec<Service> = self
+            .services
+            .iter()
+            .map(|s| {
+                s.clone()
+                    .runbook_pages_at(settings.runbooks.base_url.as_str())
+            })
+            .collect();
         let Pipeline {
             template, exports, ..
-        } = pipeline_stack(settings, &self.services, assets)?;
+        } = pipeline_stack(settings, &services, assets)?;
         let exported: BTreeSet<String> = Export::ALL.iter().map(|e| e.export_name()).collect();
         let mut stacks = vec![bootstrap_stack(settings)?];
         if let crate::settings::NetworkSettings::Create(network) = &settings.network {
@@ -217,7 +229,8 @@ impl Platform {
                 contents: t.render()?,
             });
         }
-        out.extend(cluster_artifacts(settings, &self.services, &exports)?);
+        out.extend(cluster_artifacts(settings, &services, &exports)?);
+        out.extend(runbooks::runbook_pages(settings, &services)?);
         for t in &self.stacks {
             let path = format!("{}.template.json", t.name());
             if out.iter().any(|a| a.path == path) {

@@ -293,7 +293,7 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
         &format!("{id_prefix}Incidents"),
         &key,
         TableProps {
-            name: settings.name("sre-incidents"),
+            name: incidents_table_name(settings),
             partition_key: (incident_record::INCIDENT_ID.to_owned(), KeyType::String),
             sort_key: Some((incident_record::TIMESTAMP.to_owned(), KeyType::String)),
             ttl_attribute: Some(incident_record::EXPIRES_AT.to_owned()),
@@ -404,4 +404,14 @@ pub fn service_flags(
             })
         })
         .collect()
+}
+
+/// The incidents table's name (the runbook pages tell people where to look).
+pub(crate) fn incidents_table_name(settings: &Settings) -> String {
+    settings.name("sre-incidents")
+}
+
+/// The runbook state machine's name.
+pub(crate) fn runbook_machine_name(settings: &Settings) -> String {
+    settings.name("incident-response-runbook")
 }

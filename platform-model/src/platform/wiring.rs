@@ -345,7 +345,7 @@ pub fn event_pipeline(
         t,
         "Runbook",
         StateMachineProps {
-            name: settings.name("incident-response-runbook"),
+            name: super::pipeline::runbook_machine_name(settings),
             definition,
             substitutions,
             tags: tags.clone(),
