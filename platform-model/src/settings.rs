@@ -350,8 +350,10 @@ pub struct ClusterCreate {
     #[schemars(range(min = 1, max = 3653))]
     pub log_retention_days: u32,
     /// EKS refuses to delete the cluster (and so does a stack deletion) until this is off.
+    /// It also stops a failed first create from rolling back (the cluster is active by then):
+    /// deploy a new cluster with it off, and turn it on once the stack is complete.
     pub deletion_protection: bool,
-    /// The managed node group `<name>-workers`.
+    /// The managed node group (labelled with `pipeline.drain_node_labels`).
     pub nodes: NodeGroupSettings,
 }
 

@@ -249,10 +249,16 @@ fn every_workload_role_trusts_only_its_association() {
             assert_eq!(trust.as_array().unwrap().len(), 1, "{id}");
             let st = &trust[0];
             assert_eq!(st["Principal"]["Service"], "pods.eks.amazonaws.com", "{id}");
+            let cond = &st["Condition"]["StringEquals"];
             assert_eq!(
-                st["Condition"]["ArnEquals"]["aws:SourceArn"],
+                cond["aws:RequestTag/eks-cluster-arn"],
                 json!({"Fn::Sub": "arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterName}"}),
-                "{id}: trusted by the one cluster"
+                "{id}: trusted for the one cluster"
+            );
+            assert_eq!(
+                cond["aws:SourceAccount"],
+                json!({"Ref": "AWS::AccountId"}),
+                "{id}"
             );
             let bound: Vec<_> = associations
                 .iter()
@@ -379,10 +385,8 @@ fn a_bring_your_own_environment_writes_only_what_it_must() {
     // And a created cluster in a brought VPC.
     let mut mixed = dev.clone();
     mixed.cluster.create = prod.cluster.create.clone();
-    mixed.pipeline.drain_node_labels.insert(
-        "eks.amazonaws.com/nodegroup".into(),
-        format!("{}-workers", mixed.cluster.name),
-    );
+    mixed.pipeline.drain_node_labels =
+        std::collections::BTreeMap::from([("sre-platform/pool".into(), "workers".into())]);
     let (templates, order) = synth(&mixed);
     assert!(!templates.contains_key("sre-network"));
     let cluster = order.iter().find(|s| s.stack == "sre-cluster").unwrap();
@@ -430,7 +434,10 @@ fn bad_stand_up_settings_name_the_field() {
     s.pipeline
         .drain_node_labels
         .insert("eks.amazonaws.com/nodegroup".into(), "other".into());
-    check(s, "pipeline.drain_node_labels selects node group \"other\"");
+    check(
+        s,
+        "\"eks.amazonaws.com/nodegroup\" is a label prefix EKS or Kubernetes reserves",
+    );
     let mut s = prod.clone();
     s.bootstrap.assets_bucket = "Not_A_Bucket".into();
     check(

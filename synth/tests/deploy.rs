@@ -1126,11 +1126,20 @@ fn a_new_account_stands_up_in_the_manifest_s_order() {
         );
     }
     let pods = &trust_of("CheckoutPodsRole")[0]["Statement"][0]["Condition"];
+    let tags = &pods["StringEquals"];
     assert!(
-        pods["ArnEquals"]["aws:SourceArn"]
+        tags["aws:RequestTag/eks-cluster-arn"]
             .as_str()
             .unwrap()
             .ends_with(&format!(":cluster/{}", settings.cluster.name)),
         "the pod role trusts only this cluster: {pods}"
+    );
+    assert_eq!(
+        tags["aws:RequestTag/kubernetes-namespace"], "apps",
+        "{pods}"
+    );
+    assert_eq!(
+        tags["aws:RequestTag/kubernetes-service-account"], "checkout",
+        "{pods}"
     );
 }

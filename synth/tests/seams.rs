@@ -223,15 +223,6 @@ fn json(path: &std::path::Path) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The role name an IAM role ARN names: a literal ARN, or `Fn::Sub` of one.
-fn role_name_of_arn(arn: &Value) -> Option<String> {
-    let text = arn
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| arn["Fn::Sub"].as_str().map(str::to_owned))?;
-    text.split(":role/").nth(1).map(str::to_owned)
-}
-
 /// The logical id a `Fn::GetAtt [X, Arn]` or `Ref X` points at.
 fn target_of(v: &Value) -> Option<String> {
     v["Fn::GetAtt"][0]
@@ -290,18 +281,17 @@ fn the_access_entry_maps_runbook_action_s_own_role() {
             .into_iter()
             .next()
             .expect("an access entry");
-        let mapped = role_name_of_arn(&entry["Properties"]["PrincipalArn"])
-            .unwrap_or_else(|| panic!("{}: access entry principal is not a role ARN", env.name));
+        // The principal is the pipeline stack's RunbookActionRoleArn output, fed through the
+        // manifest: the role of the function that runs runbook_action.
+        let mapped = env.deployed("sre-cluster-access", &entry["Properties"]["PrincipalArn"]);
         let (fid, f) = env.function(Binary::RunbookAction);
         let role_id = target_of(&f["Properties"]["Role"]).unwrap();
-        let role = &env.resources()[&role_id];
-        let name = literal(&role["Properties"]["RoleName"]).unwrap_or_else(|| {
-            panic!(
-                "{}: {role_id} (the role of {fid}) has no RoleName, so CloudFormation generates one and the access entry's {mapped} maps nothing",
-                env.name
-            )
-        });
-        assert_eq!(name, mapped, "{}: access entry vs {role_id}", env.name);
+        assert_eq!(
+            mapped,
+            Value::String(format!("sre-pipeline/{role_id}.Arn")),
+            "{}: the access entry maps the role of {fid}",
+            env.name
+        );
 
         // The group it maps to is the one the RBAC bindings bind.
         let groups: BTreeSet<String> = entry["Properties"]["KubernetesGroups"]
@@ -1184,18 +1174,16 @@ fn every_cross_stack_value_comes_from_its_owner() {
         }
         if order.contains(&"sre-cluster") {
             let c = env.template("sre-cluster");
-            // drain_node's selector picks the node group the stack makes.
-            let group = c["Resources"]["Nodes"]["Properties"]["NodegroupName"].clone();
+            // drain_node's selector picks the nodes of the node group the stack makes.
+            let labels = c["Resources"]["Nodes"]["Properties"]["Labels"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+                .collect::<Vec<_>>()
+                .join(",");
             let selector = env.lambda_env(Binary::RunbookAction)["DRAIN_NODE_SELECTOR"].clone();
-            assert_eq!(
-                selector,
-                Value::String(format!(
-                    "eks.amazonaws.com/nodegroup={}",
-                    group.as_str().unwrap()
-                )),
-                "{}",
-                env.name
-            );
+            assert_eq!(selector, Value::String(labels), "{}", env.name);
         }
         // The checkout image is in the bootstrap stack's repository.
         let repo = bootstrap["Resources"]["CheckoutRepository"]["Properties"]["RepositoryName"]

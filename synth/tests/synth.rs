@@ -375,3 +375,55 @@ fn every_state_machine_definition_passes_asl_validator() {
         "expected a runbook state machine per environment, checked {checked}"
     );
 }
+
+/// Every Datadog monitor passes Datadog's own API client models (types, fields, enums) and the
+/// creation rules `.ci/datadog/check_monitors.py` adds (the critical threshold is the query's);
+/// a broken copy is refused, so the check is not vacuous.
+#[test]
+fn datadog_monitors_pass_the_api_client_models() {
+    let python = tool("python3", "DATADOG_PYTHON");
+    let script = workspace_root().join(".ci/datadog/check_monitors.py");
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for env in Environment::ALL {
+        let settings = Settings::embedded(env).unwrap();
+        for a in platform::synthesize(&settings, &assets()).unwrap() {
+            if a.kind == ArtifactKind::DatadogMonitor {
+                let path = dir
+                    .path()
+                    .join(format!("{}-{}", env.name(), a.path.replace('/', "_")));
+                std::fs::write(&path, &a.contents).unwrap();
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 12, "{} monitors", files.len());
+    let out = Command::new(&python)
+        .arg(&script)
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut broken: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    broken["options"]["thresholdz"] = serde_json::json!(1);
+    broken["type"] = serde_json::json!("bogus alert");
+    let bad = dir.path().join("broken.json");
+    std::fs::write(&bad, broken.to_string()).unwrap();
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(
+        report.contains("thresholdz") && report.contains("bogus alert"),
+        "{report}"
+    );
+}

@@ -261,3 +261,87 @@ fn tempfile_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Every generated Datadog monitor, as Datadog notifies its webhook when it triggers (the
+/// contract's payload template rendered with the monitor's name, priority and tags), goes
+/// through alert_ingest's normalization into an `incident.created` that names the monitor's
+/// severity and the runbook its tags declare: the same runbook as the Prometheus alert.
+#[test]
+fn every_datadog_monitor_reaches_its_runbook() {
+    use lambdas::ingest::normalize::{Sender, normalize};
+    use platform_contract::events::{DetailType, IncidentCreated};
+    let mut checked = 0;
+    for env in ["dev", "staging", "prod"] {
+        let dir = env_dir(env).join("datadog/monitors");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let name = m["name"].as_str().unwrap();
+            let tags: Vec<&str> = m["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect();
+            assert!(
+                m["message"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("@webhook-sre-platform"),
+                "{env}: {name} notifies the platform's webhook"
+            );
+            let tag = |key: &str| {
+                tags.iter()
+                    .find_map(|t| t.strip_prefix(&format!("{key}:")))
+                    .unwrap_or_else(|| panic!("{env}: {name} has no {key} tag"))
+            };
+            let mut body = PAYLOAD_TEMPLATE.to_owned();
+            let title = format!("[Triggered on {{kube_deployment:checkout}}] {name}");
+            let priority = format!("P{}", m["priority"]);
+            let joined = format!("{},kube_deployment:checkout", tags.join(","));
+            for (var, value) in [
+                ("$ALERT_CYCLE_KEY", "7003285619376598017"),
+                ("$ALERT_TRANSITION", "Triggered"),
+                ("$ALERT_TITLE", title.as_str()),
+                ("$ALERT_PRIORITY", priority.as_str()),
+                ("$ALERT_STATUS", name),
+                ("$ALERT_SCOPE", "kube_deployment:checkout"),
+                ("$ALERT_ID", "123456"),
+                ("$EVENT_MSG", "from the monitor's message"),
+                ("$LAST_UPDATED", "1741944420000"),
+                ("$DATE", "1741944420000"),
+                ("$TAGS", joined.as_str()),
+                ("$LINK", "https://app.datadoghq.com/event/event?id=1"),
+                ("$ORG_ID", "42"),
+                ("$ORG_NAME", "example"),
+                ("$ID", "7003285619376598017"),
+            ] {
+                body = body.replace(var, value);
+            }
+            let out = normalize(Sender::Datadog, body.as_bytes(), &support::enrichment())
+                .unwrap_or_else(|e| panic!("{env}: {name}: {e:?}"));
+            assert_eq!(out.events.len(), 1);
+            let event = &out.events[0];
+            assert_eq!(event.detail_type, DetailType::IncidentCreated);
+            let detail: IncidentCreated = serde_json::from_str(&event.detail).unwrap();
+            assert_eq!(detail.alert_name, name, "{env}");
+            assert_eq!(detail.severity.as_str(), tag("severity"), "{env}: {name}");
+            if tags.iter().any(|t| t.starts_with("runbook_action:")) {
+                let runbook = detail
+                    .runbook
+                    .unwrap_or_else(|| panic!("{env}: {name} reached no runbook"));
+                assert_eq!(
+                    runbook.action.as_str(),
+                    tag("runbook_action"),
+                    "{env}: {name}"
+                );
+                let target = format!("{}/{}", runbook.target.namespace, runbook.target.name);
+                assert_eq!(target, tag("runbook_target"), "{env}: {name}");
+                checked += 1;
+            } else {
+                assert!(detail.runbook.is_none(), "{env}: {name}");
+            }
+        }
+    }
+    assert!(checked >= 9, "{checked} monitors with a runbook");
+}

@@ -263,9 +263,18 @@ impl ServiceRole {
 
     /// A role for the pods of one service account through EKS Pod Identity: trusted by
     /// `pods.eks.amazonaws.com` (`sts:AssumeRole` and `sts:TagSession`), only for this account
-    /// and the given cluster (`aws:SourceAccount`, `aws:SourceArn`). The association that binds
-    /// it to a namespace and service account is made by the caller.
-    pub fn for_pod_identity(id: &str, description: &str, cluster_arn: Expr) -> Self {
+    /// (`aws:SourceAccount`) and only for the session tags Pod Identity sets for this cluster,
+    /// namespace and service account (`aws:RequestTag/eks-cluster-arn`,
+    /// `kubernetes-namespace`, `kubernetes-service-account`; the EKS user guide's "Create IAM
+    /// role with trust policy required by EKS Pod Identity"). The association that binds it is
+    /// made by the caller, for the same namespace and service account.
+    pub fn for_pod_identity(
+        id: &str,
+        description: &str,
+        cluster_arn: Expr,
+        namespace: &str,
+        service_account: &str,
+    ) -> Self {
         let mut role = ServiceRole::new(id, "pods.eks.amazonaws.com", description);
         role.trust_actions.push("sts:TagSession".to_owned());
         role.trust_conditions.push((
@@ -273,11 +282,20 @@ impl ServiceRole {
             "aws:SourceAccount".to_owned(),
             serde_json::to_value(Value::<String>::from(Expr::account_id())).unwrap_or(Json::Null),
         ));
-        role.trust_conditions.push((
-            "ArnEquals".to_owned(),
-            "aws:SourceArn".to_owned(),
-            serde_json::to_value(Value::<String>::from(cluster_arn)).unwrap_or(Json::Null),
-        ));
+        for (tag, value) in [
+            (
+                "aws:RequestTag/eks-cluster-arn",
+                serde_json::to_value(Value::<String>::from(cluster_arn)).unwrap_or(Json::Null),
+            ),
+            ("aws:RequestTag/kubernetes-namespace", Json::from(namespace)),
+            (
+                "aws:RequestTag/kubernetes-service-account",
+                Json::from(service_account),
+            ),
+        ] {
+            role.trust_conditions
+                .push(("StringEquals".to_owned(), tag.to_owned(), value));
+        }
         role
     }
 

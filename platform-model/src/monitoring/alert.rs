@@ -148,6 +148,7 @@ pub struct Alert {
     runbook: Option<RunbookRef>,
     extra_labels: BTreeMap<String, String>,
     cases: Vec<AlertCase>,
+    datadog: Option<super::datadog::DatadogQuery>,
 }
 
 impl Alert {
@@ -164,7 +165,21 @@ impl Alert {
             runbook: None,
             extra_labels: BTreeMap::new(),
             cases: Vec::new(),
+            datadog: None,
         }
+    }
+
+    /// The same alert in Datadog: the query of its monitor
+    /// ([`crate::monitoring::datadog`]), with the same threshold.
+    #[must_use]
+    pub fn datadog(mut self, query: super::datadog::DatadogQuery) -> Alert {
+        self.datadog = Some(query);
+        self
+    }
+
+    /// The Datadog query, if the alert declares one.
+    pub fn datadog_query(&self) -> Option<&super::datadog::DatadogQuery> {
+        self.datadog.as_ref()
     }
 
     /// How long the expression must hold before the alert fires (a Prometheus duration).
@@ -338,6 +353,16 @@ impl Alert {
 /// Replaces `{{ $labels.name }}` with the label's value, as Prometheus's template does for the
 /// templates the model writes (only label references are used, so tests can predict the text).
 pub fn render_labels(template: &str, labels: &BTreeMap<String, String>) -> String {
+    render(template, labels, false)
+}
+
+/// [`render_labels`] for a reader who has no instance at hand (a runbook page, a Datadog
+/// monitor's message): a label not in `labels` reads `[name]` instead of nothing.
+pub fn render_known_labels(template: &str, labels: &BTreeMap<String, String>) -> String {
+    render(template, labels, true)
+}
+
+fn render(template: &str, labels: &BTreeMap<String, String>, placeholders: bool) -> String {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -348,7 +373,11 @@ pub fn render_labels(template: &str, labels: &BTreeMap<String, String>) -> Strin
         };
         let inner = rest[start + 2..start + end].trim();
         match inner.strip_prefix("$labels.") {
-            Some(name) => out.push_str(labels.get(name).map(String::as_str).unwrap_or("")),
+            Some(name) => match labels.get(name) {
+                Some(v) => out.push_str(v),
+                None if placeholders => out.push_str(&format!("[{name}]")),
+                None => {}
+            },
             None => out.push_str(&rest[start..start + end + 2]),
         }
         rest = &rest[start + end + 2..];

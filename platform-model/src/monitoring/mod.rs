@@ -46,7 +46,7 @@ mod slo;
 
 pub use alert::{
     Alert, AlertCase, RUNBOOK_ACTION_LABEL, RUNBOOK_TARGET_LABEL, SEVERITY_LABEL, Series,
-    parse_target_label, render_labels, target_label,
+    parse_target_label, render_known_labels, render_labels, target_label,
 };
 pub use catalog::{CatalogEntry, catalog};
 pub use promtool::{
@@ -68,5 +68,6 @@ pub fn is_duration(s: &str) -> bool {
 
 pub mod alertmanager;
 pub mod dashboards;
+pub mod datadog;
 pub mod helm;
 pub mod runbook_page;

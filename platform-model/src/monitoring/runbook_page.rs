@@ -122,7 +122,7 @@ impl Page {
         let mut labels = alert.labels();
         labels.insert("namespace".into(), namespace.into());
         labels.insert("job".into(), service.into());
-        let text = |key: &str| super::render_labels(&alert.annotations()[key], &labels);
+        let text = |key: &str| super::render_known_labels(&alert.annotations()[key], &labels);
         Page {
             alert: alert.name().to_owned(),
             severity: alert.severity_level().as_str().to_owned(),

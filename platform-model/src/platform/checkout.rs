@@ -9,6 +9,7 @@ use crate::contract::runbook::{Action, Target};
 use crate::contract::runtime::{Binary, EnvBuilder, checkout as vars};
 use crate::contract::{Severity, checkout};
 use crate::monitoring::dashboards::{self, Dashboard};
+use crate::monitoring::datadog::{self, DatadogQuery};
 use crate::monitoring::{Alert, AlertCase, Sli, Slo};
 use crate::service::{PublicEndpoint, Service, Workload};
 use crate::settings::Settings;
@@ -232,6 +233,8 @@ fn alerts(settings: &Settings, target: &Target) -> Vec<Alert> {
             format!("0+{}x30", checkout::DEMO_ERROR_RATE * 100.0),
         )
     };
+    // Datadog's view of the same metrics (the Agent's OpenMetrics check on the pods).
+    let dd_scope = format!("kube_namespace:{APPS_NAMESPACE},kube_deployment:{CHECKOUT}");
     vec![
         Alert::new(
             "CheckoutHighLatency",
@@ -246,6 +249,15 @@ fn alerts(settings: &Settings, target: &Target) -> Vec<Alert> {
             "The 99th percentile of checkout request durations in {{{{ $labels.namespace }}}} has been above {lat}s for 10 minutes. The runbook scales the Deployment out."
         ))
         .runbook(Action::ScaleDeployment, target.clone())
+        .datadog(DatadogQuery::metric(
+            "avg(last_10m)",
+            format!(
+                "p99:{}{{{dd_scope}}}",
+                datadog::gauge(checkout::REQUEST_DURATION_SECONDS)
+            ),
+            ">",
+            lat,
+        ))
         .case(with(
             AlertCase::fires("every request slower than the threshold", "20m", ns_job),
             buckets(true),
@@ -269,6 +281,16 @@ fn alerts(settings: &Settings, target: &Target) -> Vec<Alert> {
             err * 100.0
         ))
         .runbook(Action::EnableDegradedMode, target.clone())
+        .datadog(DatadogQuery::metric(
+            "sum(last_5m)",
+            format!(
+                "sum:{}{{{dd_scope}}}.as_count() / sum:{}{{{dd_scope}}}.as_count()",
+                datadog::counter(checkout::ERRORS_TOTAL),
+                datadog::counter(checkout::REQUESTS_TOTAL)
+            ),
+            ">",
+            err,
+        ))
         .case(
             AlertCase::fires("errors at twice the threshold", "15m", ns_job)
                 .series(&requests, "0+100x30")
@@ -288,6 +310,15 @@ fn alerts(settings: &Settings, target: &Target) -> Vec<Alert> {
                 "Prometheus could not scrape {{ $labels.instance }} in {{ $labels.namespace }} for 2 minutes. The runbook restarts the Deployment.",
             )
             .runbook(Action::RestartDeployment, target.clone())
+            .datadog(DatadogQuery::ServiceCheck {
+                check: datadog::health_check(),
+                scope: vec![
+                    format!("kube_namespace:{APPS_NAMESPACE}"),
+                    format!("kube_deployment:{CHECKOUT}"),
+                ],
+                by: "pod_name".into(),
+                failures: 2,
+            })
             .case(
                 AlertCase::fires(
                     "one instance fails its scrapes",
@@ -311,6 +342,15 @@ fn alerts(settings: &Settings, target: &Target) -> Vec<Alert> {
         )
         .for_("1m")
         .severity(Severity::Info)
+        .datadog(DatadogQuery::metric(
+            "max(last_1m)",
+            format!(
+                "max:{}{{{dd_scope}}}",
+                datadog::gauge(checkout::DEGRADED_MODE_GAUGE)
+            ),
+            ">=",
+            1.0,
+        ))
         .summary("checkout runs in degraded mode")
         .description(
             "Degraded mode is on: {{ $labels.job }} in {{ $labels.namespace }} serves a reduced experience. The runbook never turns it off: when the cause is fixed, set the SSM flag back to false (aws ssm put-parameter --overwrite --value false); the pods follow within their refresh interval, without a restart. This alert repeats while the flag stays on.",

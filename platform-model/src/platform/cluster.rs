@@ -4,7 +4,7 @@
 
 use super::{Artifact, ArtifactKind, PipelineExports};
 use crate::Error;
-use crate::cfn::{Expr, Output, Template};
+use crate::cfn::{Output, Template};
 use crate::k8s;
 use crate::monitoring::{alertmanager, dashboards, helm};
 use crate::resources::eks::AccessEntry;
@@ -17,29 +17,20 @@ pub const ACCESS_STACK: &str = "sre-cluster-access";
 
 /// The cluster's access from AWS: the EKS access entry that maps the runbook Lambda's IAM role
 /// to the remediation group (bound by [`k8s::rbac`]), and the workload roles bound to their
-/// service accounts by EKS Pod Identity ([`super::identity`]). The role name and the parameter
-/// come from the pipeline stack's constructs ([`PipelineExports`]).
-pub fn access_stack(
-    settings: &Settings,
-    services: &[Service],
-    exports: &PipelineExports,
-) -> Result<Template, Error> {
+/// service accounts by EKS Pod Identity ([`super::identity`]). The cluster and the role are
+/// [`super::Input`]s: parameters fed from their owners' outputs.
+pub fn access_stack(settings: &Settings, services: &[Service]) -> Result<Template, Error> {
     let mut t = Template::new(
         ACCESS_STACK,
         "EKS access: the runbook_action Lambda's role acts as Kubernetes group sre-remediation; workload roles by Pod Identity",
     );
     let cluster = super::topology::Input::ClusterName.declare(&mut t);
+    let role = super::topology::Input::RunbookActionRoleArn.declare(&mut t);
     let entry = t.add(
         "RunbookAccessEntry",
-        AccessEntry::new(
-            cluster.reference(),
-            Expr::sub(format!(
-                "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{}",
-                exports.runbook_role_name
-            )),
-        )
-        .type_("STANDARD")
-        .kubernetes_groups(vec![k8s::rbac::REMEDIATION_GROUP.into()]),
+        AccessEntry::new(cluster.reference(), role.reference())
+            .type_("STANDARD")
+            .kubernetes_groups(vec![k8s::rbac::REMEDIATION_GROUP.into()]),
     );
     t.output(
         "RunbookAccessEntryArn",
@@ -174,13 +165,46 @@ pub fn cluster_artifacts(
         items: 1,
         contents: datadog,
     });
+    for svc in services {
+        for set in svc.rule_sets()? {
+            for alert in &set.alerts {
+                let url = format!(
+                    "{}/{}.md",
+                    settings.runbooks.base_url.as_str().trim_end_matches('/'),
+                    alert.name()
+                );
+                let env_tag = format!("env:{}", settings.environment);
+                let Some(monitor) = crate::monitoring::datadog::monitor(
+                    alert,
+                    svc.name(),
+                    svc.namespace(),
+                    Some(&url),
+                    std::slice::from_ref(&env_tag),
+                ) else {
+                    continue;
+                };
+                let mut json =
+                    serde_json::to_string_pretty(&monitor?).map_err(|e| Error::Construct {
+                        construct: format!("Datadog monitor {}", alert.name()),
+                        message: e.to_string(),
+                    })?;
+                json.push('\n');
+                out.push(Artifact {
+                    path: format!("datadog/monitors/{}.json", alert.name()),
+                    kind: ArtifactKind::DatadogMonitor,
+                    items: 1,
+                    contents: json,
+                });
+            }
+        }
+    }
     out.push(Artifact {
         path: "scripts/sync-webhook-token.sh".to_owned(),
         kind: ArtifactKind::Script,
         items: 1,
         contents: sync_token_script(settings, exports),
     });
-    let t = access_stack(settings, services, exports)?;
+    let t = access_stack(settings, services)?;
     out.push(Artifact {
         path: format!("{}.template.json", t.name()),
         kind: ArtifactKind::CloudformationTemplate,

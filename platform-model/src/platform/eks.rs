@@ -11,7 +11,9 @@
 //! - **Authentication mode `API`**: access entries only (no `aws-auth` ConfigMap); the creator
 //!   gets no implicit admin. Administrators come from `cluster.create.admin_role_arns`;
 //!   runbook_action's entry is in the identity stack (its role is made by the pipeline stack).
-//! - **Nodes**: one managed node group through a launch template that requires IMDSv2 with a
+//! - **Nodes**: one managed node group (no fixed name, so a change of instance types or subnets
+//!   can replace it; labelled with `pipeline.drain_node_labels`, which drain_node selects by)
+//!   through a launch template that requires IMDSv2 with a
 //!   **hop limit of 1**: a pod (one network hop further than the node) cannot reach the
 //!   instance metadata service, so it cannot take the node role's credentials. Nothing on the
 //!   nodes needs it from a pod: workloads get credentials from EKS Pod Identity (the agent runs
@@ -36,11 +38,6 @@ use crate::settings::{Architecture, ClusterCreate, Settings};
 
 /// The IMDSv2 hop limit of every node (see the module's documentation).
 pub const NODE_METADATA_HOP_LIMIT: i64 = 1;
-
-/// The managed node group's name; EKS labels its nodes `eks.amazonaws.com/nodegroup=<name>`.
-pub fn node_group_name(settings: &Settings) -> String {
-    format!("{}-workers", settings.cluster.name)
-}
 
 /// Checks the cluster settings.
 pub fn check(settings: &Settings, c: &ClusterCreate) -> Result<(), Error> {
@@ -78,17 +75,25 @@ pub fn check(settings: &Settings, c: &ClusterCreate) -> Result<(), Error> {
             ));
         }
     }
-    // drain_node's selector must pick this node group's nodes.
-    let group = node_group_name(settings);
+    // The node group carries drain_node's labels, so its selector picks exactly these nodes.
+    // The group has no fixed name (a change of instance types or subnets replaces it, which
+    // CloudFormation refuses for a named resource), so the selector cannot use EKS's
+    // `eks.amazonaws.com/nodegroup` label; EKS reserves that prefix for itself.
     let labels = &settings.pipeline.drain_node_labels;
-    if labels
-        .get("eks.amazonaws.com/nodegroup")
-        .is_some_and(|g| *g != group)
-    {
-        problems.push(format!(
-            "pipeline.drain_node_labels selects node group {:?}, but the cluster stack's node group is {group:?}",
-            labels["eks.amazonaws.com/nodegroup"]
-        ));
+    if labels.is_empty() {
+        problems.push(
+            "pipeline.drain_node_labels is empty: the cluster stack labels its nodes with it, and drain_node needs it to select them".into(),
+        );
+    }
+    for key in labels.keys() {
+        if key.starts_with("eks.amazonaws.com/")
+            || key.contains("kubernetes.io/")
+            || key.contains("k8s.io/")
+        {
+            problems.push(format!(
+                "pipeline.drain_node_labels: {key:?} is a label prefix EKS or Kubernetes reserves; the cluster stack puts these labels on its nodes, so use your own (e.g. \"sre-platform/pool\")"
+            ));
+        }
     }
     if problems.is_empty() {
         Ok(())
@@ -222,6 +227,11 @@ pub fn cluster_stack(settings: &Settings, c: &ClusterCreate) -> Result<Template,
                     .bootstrap_cluster_creator_admin_permissions(false),
             )
             .deletion_protection(c.deletion_protection)
+            // Standard support only: when a version leaves it, EKS upgrades the control plane
+            // instead of billing extended support (6x the hourly price).
+            .upgrade_policy(
+                cluster::UpgradePolicy::new().support_type(cluster::SupportType::Standard),
+            )
             .tags(tags.to_list(|k, v| cluster::Tag::new(k, v))),
         Attributes::new().depends_on(&logs),
     );
@@ -279,7 +289,7 @@ pub fn cluster_stack(settings: &Settings, c: &ClusterCreate) -> Result<Template,
     t.add(
         "Nodes",
         Nodegroup::new(eks.reference(), node_role_arn, subnets.reference())
-            .nodegroup_name(node_group_name(settings))
+            .labels(settings.pipeline.drain_node_labels.clone())
             .ami_type(ami)
             .instance_types(
                 c.nodes

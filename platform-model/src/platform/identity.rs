@@ -133,6 +133,8 @@ pub fn add_workload_identities(
                 svc.name()
             ),
             cluster_arn.clone(),
+            svc.namespace(),
+            svc.name(),
         );
         for st in statements {
             role.grant(st);
@@ -157,6 +159,8 @@ pub fn add_workload_identities(
                 identity.namespace, identity.service_account
             ),
             cluster_arn.clone(),
+            identity.namespace,
+            identity.service_account,
         );
         match identity {
             AWS_LOAD_BALANCER_CONTROLLER => {

@@ -43,7 +43,7 @@ mod topology;
 mod wiring;
 
 pub use bootstrap::{CHECKOUT_REPOSITORY_URI, bootstrap_stack, checkout_image};
-pub use eks::{NODE_METADATA_HOP_LIMIT, cluster_stack, node_group_name};
+pub use eks::{NODE_METADATA_HOP_LIMIT, cluster_stack};
 pub use network::{
     GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS, INTERNAL_ELB_TAG, PUBLIC_ELB_TAG, network_stack,
     subnet_cidrs, vpc_name,
@@ -86,6 +86,8 @@ pub enum ArtifactKind {
     GrafanaDashboard,
     /// A Datadog webhook definition (JSON, Datadog's API format).
     DatadogWebhook,
+    /// A Datadog monitor (JSON, the monitor API's format).
+    DatadogMonitor,
     /// A shell script an operator runs (bash).
     Script,
     /// A runbook page people read (Markdown), linked from its alert's `runbook_url`.
@@ -363,8 +365,8 @@ impl Platform {
         ));
         out.push(step(
             ACCESS_STACK,
-            &[Input::ClusterName],
-            &[pipeline::STACK],
+            &[Input::ClusterName, Input::RunbookActionRoleArn],
+            &[],
             false,
         ));
         for t in &self.stacks {

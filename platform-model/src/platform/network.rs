@@ -169,6 +169,7 @@ pub fn network_stack(settings: &Settings, network: &NetworkCreate) -> Result<Tem
     role.grant(
         Statement::allow([
             "logs:CreateLogStream",
+            "logs:DescribeLogGroups",
             "logs:DescribeLogStreams",
             "logs:PutLogEvents",
         ])

@@ -156,8 +156,6 @@ impl Assets {
 /// that makes the thing (never a second settings key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineExports {
-    /// runbook_action's role name (the cluster access entry maps it).
-    pub runbook_role_name: String,
     /// Alertmanager's webhook receiver URL (the webhook API's custom domain).
     pub alertmanager_webhook_url: String,
     /// Datadog's webhook URL.

@@ -44,16 +44,19 @@ pub enum Input {
     PrivateSubnetIds,
     /// The EKS cluster's name (cluster stack, or `cluster.name` of an existing cluster).
     ClusterName,
+    /// runbook_action's role (pipeline stack): the identity stack's access entry maps it.
+    RunbookActionRoleArn,
 }
 
 impl Input {
     /// Every input.
-    pub const ALL: [Input; 5] = [
+    pub const ALL: [Input; 6] = [
         Input::AssetsBucket,
         Input::VpcId,
         Input::VpcCidr,
         Input::PrivateSubnetIds,
         Input::ClusterName,
+        Input::RunbookActionRoleArn,
     ];
 
     /// The parameter's logical id in the consuming template, which is also the output's key in
@@ -65,6 +68,7 @@ impl Input {
             Input::VpcCidr => "VpcCidr",
             Input::PrivateSubnetIds => "PrivateSubnetIds",
             Input::ClusterName => "ClusterName",
+            Input::RunbookActionRoleArn => "RunbookActionRoleArn",
         }
     }
 
@@ -83,6 +87,7 @@ impl Input {
                 NetworkSettings::Existing(_) => None,
             },
             Input::ClusterName => settings.cluster.create.as_ref().map(|_| CLUSTER_STACK),
+            Input::RunbookActionRoleArn => Some(super::pipeline::STACK),
         }
     }
 
@@ -121,6 +126,9 @@ impl Input {
             Input::ClusterName => Parameter::string()
                 .description("The EKS cluster (output ClusterName of sre-cluster, or cluster.name of an existing cluster)")
                 .length(1, 100),
+            Input::RunbookActionRoleArn => Parameter::string()
+                .description("runbook_action's role (output RunbookActionRoleArn of sre-pipeline)")
+                .allowed_pattern("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"),
         };
         t.parameter(self.output_key(), p)
     }

@@ -465,7 +465,6 @@ pub fn event_pipeline(
         machine_role: machine_role.arn(),
         token_secret: token_secret.reference(),
         exports: PipelineExports {
-            runbook_role_name: action_role_name,
             alertmanager_webhook_url: format!("{public}/webhook/alertmanager"),
             datadog_webhook_url: format!("{public}/webhook/datadog"),
             token_secret_name,
