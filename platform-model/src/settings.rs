@@ -323,6 +323,10 @@ pub struct ClusterSettings {
     /// The EKS cluster's name: the cluster stack creates it under this name, or (without
     /// `[cluster.create]`) the existing cluster of this name is used.
     pub name: String,
+    /// Minutes a node may be NotReady before `NodeNotReady` fires and the runbook drains it
+    /// (1-120).
+    #[schemars(range(min = 1, max = 120))]
+    pub node_not_ready_minutes: u32,
     /// Alertmanager grouping and repetition.
     pub alertmanager: AlertmanagerSettings,
     /// The cluster the cluster stack (`sre-cluster`) creates. Absent: bring your own cluster,

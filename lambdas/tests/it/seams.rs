@@ -345,3 +345,70 @@ fn every_datadog_monitor_reaches_its_runbook() {
     }
     assert!(checked >= 9, "{checked} monitors with a runbook");
 }
+
+/// Every alert the promtool tests expect to fire (`out/<env>/monitoring/tests/`), with the
+/// labels and annotations Prometheus renders for it (a node alert's `runbook_target` is the
+/// node), sent as Alertmanager sends it, goes through alert_ingest's normalization into an
+/// `incident.created` naming the runbook its labels declare.
+#[test]
+fn every_firing_alert_reaches_its_runbook() {
+    use lambdas::ingest::normalize::{Sender, normalize};
+    use platform_contract::events::{DetailType, IncidentCreated};
+    let mut checked = BTreeMap::<String, usize>::new();
+    for env in ["dev", "staging", "prod"] {
+        let dir = env_dir(env).join("monitoring/tests");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let file: Value =
+                serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            for test in file["tests"].as_array().unwrap() {
+                for t in test["alert_rule_test"].as_array().into_iter().flatten() {
+                    let alertname = t["alertname"].as_str().unwrap();
+                    for exp in t["exp_alerts"].as_array().into_iter().flatten() {
+                        let mut labels = exp["exp_labels"].clone();
+                        labels["alertname"] = Value::from(alertname);
+                        let mut payload: Value =
+                            serde_json::from_str(&fixture("alertmanager_firing.json")).unwrap();
+                        payload["commonLabels"] = labels.clone();
+                        payload["groupLabels"] = serde_json::json!({ "alertname": alertname });
+                        payload["commonAnnotations"] = exp["exp_annotations"].clone();
+                        let mut alert = payload["alerts"][0].clone();
+                        alert["labels"] = labels.clone();
+                        alert["annotations"] = exp["exp_annotations"].clone();
+                        payload["alerts"] = Value::Array(vec![alert]);
+                        let out = normalize(
+                            Sender::Alertmanager,
+                            payload.to_string().as_bytes(),
+                            &support::enrichment(),
+                        )
+                        .unwrap_or_else(|e| panic!("{env}: {alertname}: {e:?}"));
+                        let event = &out.events[0];
+                        assert_eq!(event.detail_type, DetailType::IncidentCreated);
+                        let detail: IncidentCreated = serde_json::from_str(&event.detail).unwrap();
+                        assert_eq!(detail.alert_name, alertname);
+                        match labels["runbook_action"].as_str() {
+                            Some(action) => {
+                                let rb = detail.runbook.unwrap_or_else(|| {
+                                    panic!("{env}: {alertname} reached no runbook")
+                                });
+                                assert_eq!(rb.action.as_str(), action, "{env}: {alertname}");
+                                let target = labels["runbook_target"].as_str().unwrap();
+                                let got = if rb.target.namespace.is_empty() {
+                                    rb.target.name.clone()
+                                } else {
+                                    format!("{}/{}", rb.target.namespace, rb.target.name)
+                                };
+                                assert_eq!(got, target, "{env}: {alertname}");
+                                assert!(!target.contains("{{"), "{env}: {alertname}: {target}");
+                            }
+                            None => assert!(detail.runbook.is_none(), "{env}: {alertname}"),
+                        }
+                        *checked.entry(alertname.to_owned()).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked.contains_key("NodeNotReady"), "{checked:?}");
+    assert!(checked.contains_key("CheckoutHighErrorRate"), "{checked:?}");
+}

@@ -498,6 +498,21 @@ pub fn prometheus_rule(svc: &Service, set: &RuleSet) -> PrometheusRule {
     r
 }
 
+/// A PrometheusRule of the platform's own (not a service's), in the monitoring namespace where
+/// Prometheus loads it.
+pub fn platform_prometheus_rule(set: &RuleSet) -> PrometheusRule {
+    let mut r = PrometheusRule::new(&set.name, set.spec());
+    r.metadata = meta(
+        &set.name,
+        crate::monitoring::helm::MONITORING_NAMESPACE,
+        [
+            ("app.kubernetes.io/name", set.name.as_str()),
+            (MONITORING_SELECTOR.0, MONITORING_SELECTOR.1),
+        ],
+    );
+    r
+}
+
 /// The service's core objects (validated by kubernetes-validate), after [`Service::check`].
 /// Its namespace is [`namespace`]'s, written once for all the services in it.
 pub fn manifest(svc: &Service) -> Result<Manifest, Error> {

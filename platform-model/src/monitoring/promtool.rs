@@ -212,8 +212,14 @@ pub(crate) fn test_group(rules: &[Alert], alertname: &str, case: &AlertCase) -> 
                     })
                     .unwrap_or(&rules[0]),
             };
+            // Prometheus renders templates in a rule's labels too (a node alert's
+            // `runbook_target` is `{{ $labels.node }}`).
             let mut labels = expr_labels.clone();
-            labels.extend(rule.labels());
+            labels.extend(
+                rule.labels()
+                    .into_iter()
+                    .map(|(k, v)| (k, super::render_labels(&v, expr_labels))),
+            );
             ExpAlert {
                 exp_annotations: rule.rendered_annotations(&labels),
                 exp_labels: labels,

@@ -57,6 +57,11 @@ pub fn cluster_artifacts(
         .flat_map(|s| s.dashboards().iter().cloned())
         .collect();
     boards.push(dashboards::sre_incidents());
+    // The platform's own alerts (the nodes'), linked to their pages like the services'.
+    let node_rules = node_rule_set(settings)?;
+    let mut platform_rules = k8s::Manifest::new("k8s/platform-monitoring.yaml");
+    platform_rules.push(&k8s::workload::platform_prometheus_rule(&node_rules))?;
+    manifests.push(platform_rules);
     manifests.push(k8s::rbac::manifest(services)?);
     manifests.push(k8s::admission::manifest(&k8s::admission::replica_bounds(
         services,
@@ -70,8 +75,12 @@ pub fn cluster_artifacts(
             contents: manifest.render()?,
         });
     }
+    let mut sets: Vec<crate::monitoring::RuleSet> = vec![node_rules];
     for svc in services {
-        for set in svc.rule_sets()? {
+        sets.extend(svc.rule_sets()?);
+    }
+    {
+        for set in sets {
             let rules: usize = set
                 .groups
                 .iter()
@@ -212,6 +221,19 @@ pub fn cluster_artifacts(
         contents: t.render()?,
     });
     Ok(out)
+}
+
+/// The platform's node alerts, each rule linked to its runbook page.
+pub(crate) fn node_rule_set(settings: &Settings) -> Result<crate::monitoring::RuleSet, Error> {
+    let mut set = super::nodes::node_rules(settings)?;
+    let base = settings
+        .runbooks
+        .base_url
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    set.link_runbooks(&|alert: &str| format!("{base}/{alert}.md"));
+    Ok(set)
 }
 
 /// The scripted step that gives the senders the token the pipeline stack generated: it reads the

@@ -36,6 +36,7 @@ mod cluster;
 mod eks;
 pub mod identity;
 mod network;
+mod nodes;
 mod pipeline;
 pub mod runbook;
 mod runbooks;
@@ -48,6 +49,7 @@ pub use network::{
     GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS, INTERNAL_ELB_TAG, PUBLIC_ELB_TAG, network_stack,
     subnet_cidrs, vpc_name,
 };
+pub use nodes::{NODE_RULES, node_rules};
 pub use topology::{BOOTSTRAP_STACK, CLUSTER_STACK, Input, NETWORK_STACK};
 
 pub use checkout::{APPS_NAMESPACE, CHECKOUT, CHECKOUT_PORT, PUBLIC_PATH, checkout};

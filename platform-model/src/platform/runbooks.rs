@@ -23,6 +23,49 @@ pub fn runbook_pages(settings: &Settings, services: &[Service]) -> Result<Vec<Ar
     let machine = super::pipeline::runbook_machine_name(settings);
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
+    // The platform's node alerts: drain_node, guarded by labels and the cordon budget.
+    let nodes = super::cluster::node_rule_set(settings)?;
+    for alert in &nodes.alerts {
+        seen.insert(alert.name().to_owned());
+        let mut page = Page::new(alert, "nodes", "cluster", &nodes.rule_file_path())
+            .dashboard("dashboards/sre-incidents.json")
+            .check("Which node, and is it the node or what runs on it? `kubectl describe node <node>` (conditions, pressure, events).")
+            .check("Is the node group replacing it (the Auto Scaling group's activity), or is a whole zone affected?")
+            .check(format!(
+                "The runbook's execution: Step Functions, state machine `{machine}`, the execution named after the incident."
+            ));
+        if let Some(rb) = alert.runbook_ref() {
+            let (does, undo) = drain_text(settings);
+            page = page.automation(Automation {
+                action: rb.action.as_str().to_owned(),
+                target: "[node]".to_owned(),
+                does,
+                guards: vec![
+                    format!(
+                        "The node must carry {} (`DRAIN_NODE_SELECTOR`; the cluster stack labels its node group so), and the drain is refused while {} node(s) are already cordoned.",
+                        labels_text(settings),
+                        p.max_cordoned_nodes
+                    ),
+                    format!(
+                        "The rate limit: one action per target every {rate_limit} s across incidents (a conditional write on `{table}`); a refused action is escalated."
+                    ),
+                    "Evictions respect PodDisruptionBudgets; a pod that cannot be evicted in time leaves the drain incomplete, and the incident is escalated.".to_owned(),
+                    "No human approval: this action runs alone.".to_owned(),
+                ],
+                verify: format!(
+                    "after {} s it reads the incident again; resolved means remediated, and if it is not resolved {} s after the action the incident is escalated.",
+                    p.stabilization_seconds, p.remediation_deadline_seconds
+                ),
+                undo,
+            });
+        }
+        out.push(Artifact {
+            path: page_path(alert.name()),
+            kind: ArtifactKind::RunbookPage,
+            items: 1,
+            contents: page.render()?,
+        });
+    }
     for svc in services {
         let mut dashboards: Vec<String> = svc
             .dashboards()
@@ -159,21 +202,35 @@ fn action_text(
                 format!("Is `{parameter}` `true`, and has the error rate dropped on the dashboard since?"),
             )
         }
-        Action::DrainNode => (
-            format!(
-                "cordons the node and evicts its pods for at most {} s (only nodes with {}, and not while {} nodes are already cordoned).",
-                settings.pipeline.drain_timeout_seconds,
-                settings
-                    .pipeline
-                    .drain_node_labels
-                    .iter()
-                    .map(|(k, v)| format!("`{k}={v}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                settings.pipeline.max_cordoned_nodes
-            ),
-            vec!["Once the node is healthy again: `kubectl uncordon <node>` (or let the node group replace it).".to_owned()],
-            "Which node, and is it the node or its workloads (`kubectl describe node`)?".to_owned(),
-        ),
+        Action::DrainNode => {
+            let (does, undo) = drain_text(settings);
+            (
+                does,
+                undo,
+                "Which node, and is it the node or its workloads (`kubectl describe node`)?".to_owned(),
+            )
+        }
     }
+}
+
+/// drain_node's labels as `` `k=v` `` items.
+fn labels_text(settings: &Settings) -> String {
+    settings
+        .pipeline
+        .drain_node_labels
+        .iter()
+        .map(|(k, v)| format!("`{k}={v}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What drain_node does, and how to undo it.
+fn drain_text(settings: &Settings) -> (String, Vec<String>) {
+    (
+        format!(
+            "cordons the node and evicts its pods for at most {} s.",
+            settings.pipeline.drain_timeout_seconds
+        ),
+        vec!["Once the node is healthy again: `kubectl uncordon <node>` (or let the node group replace it).".to_owned()],
+    )
 }
