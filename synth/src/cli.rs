@@ -411,7 +411,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn run(cli: &Cli, compose: Compose) -> Result<Outcome> {
+fn run(cli: &Cli, compose: Compose, package: Option<&str>) -> Result<Outcome> {
     match &cli.command {
         Some(Command::SettingsSchema) => {
             print!("{}", Settings::json_schema());
@@ -510,6 +510,29 @@ fn run(cli: &Cli, compose: Compose) -> Result<Outcome> {
         }
         stale.extend(problems);
     }
+    // The delivery pipeline spans every environment: written with `--env all` only.
+    if let (EnvArg::All, Some(package)) = (cli.env, package) {
+        let all = envs
+            .iter()
+            .map(|&env| load_settings(env, cli.settings_dir.as_deref()))
+            .collect::<Result<Vec<_>>>()?;
+        let files: BTreeMap<String, String> = platform::delivery::files(&all, package)
+            .context("generating the delivery pipeline")?
+            .into_iter()
+            .collect();
+        let dir = cli.out.join("ci");
+        if cli.check {
+            stale.extend(check_env(&dir, &files)?);
+        } else {
+            let log = write_env(&dir, &files)?;
+            if !cli.quiet {
+                eprintln!("ci: the delivery pipeline into {}", dir.display());
+                for line in log {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
     if stale.is_empty() {
         Ok(Outcome::Clean)
     } else {
@@ -583,12 +606,23 @@ fn synth_env(
 /// }
 /// ```
 pub fn main(compose: Compose) -> ExitCode {
-    main_in(compose, "out")
+    main_with(compose, "out", Some("synth"))
 }
 
 /// [`main`], writing into `default_out` unless `--out` says otherwise (a team keeps its files
 /// apart from the platform repository's `out/`).
 pub fn main_in(compose: Compose, default_out: &'static str) -> ExitCode {
+    main_with(compose, default_out, None)
+}
+
+/// [`main_in`], also writing the delivery pipeline (`<out>/ci/`: a Jenkinsfile and a GitHub
+/// Actions workflow, [`platform::delivery`]) with `--env all`, its steps running
+/// `cargo run -p <package>` (the cargo package of this binary).
+pub fn main_with(
+    compose: Compose,
+    default_out: &'static str,
+    package: Option<&'static str>,
+) -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
     let matches = Cli::command()
         .mut_arg("out", |a| a.default_value(default_out))
@@ -597,7 +631,7 @@ pub fn main_in(compose: Compose, default_out: &'static str) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    match run(&cli, compose) {
+    match run(&cli, compose, package) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Stale) => ExitCode::from(1),
         Ok(Outcome::Changes) => ExitCode::from(3),

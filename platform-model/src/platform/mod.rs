@@ -33,6 +33,7 @@
 mod bootstrap;
 mod checkout;
 mod cluster;
+pub mod delivery;
 mod eks;
 pub mod identity;
 mod network;
