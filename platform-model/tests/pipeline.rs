@@ -836,3 +836,102 @@ fn the_escalation_publishes_a_projection() {
     assert_eq!(detail["incident_id.$"], "$.detail.incident_id");
     assert!(!params.to_string().contains("labels"), "{params}");
 }
+
+/// The remediation metrics are counted by metric filters on the audit log (the contract's
+/// `action.completed` outcomes) and runbook_action's logs (errors), shown on the dashboard; the
+/// saved Logs Insights queries cover remediation outcomes, failed deliveries and ingest
+/// rejections by field, each on the log group that holds those lines.
+#[test]
+fn remediation_metrics_and_saved_queries_read_the_right_logs() {
+    use platform_model::contract::telemetry as tm;
+    let (_, t) = stack(Environment::Prod);
+    let filters = of_type(&t, "AWS::Logs::MetricFilter");
+    let mut metrics = Vec::new();
+    for (id, f) in &filters {
+        let p = &f["Properties"];
+        let m = &p["MetricTransformations"][0];
+        assert_eq!(m["MetricNamespace"], tm::REMEDIATION_NAMESPACE, "{id}");
+        assert_eq!(m["MetricValue"], "1", "{id}");
+        let group = p["LogGroupName"]["Ref"].as_str().unwrap();
+        let pattern = p["FilterPattern"].as_str().unwrap();
+        if pattern.contains("action.completed") {
+            assert_eq!(group, "AuditLogGroup", "{id}");
+        } else {
+            assert_eq!(group, "RunbookActionLogGroup", "{id}");
+            assert!(pattern.contains("\"ERROR\""), "{id}");
+        }
+        metrics.push(m["MetricName"].as_str().unwrap().to_owned());
+    }
+    metrics.sort();
+    assert_eq!(
+        metrics,
+        [
+            tm::REMEDIATION_ERRORS_METRIC,
+            tm::REMEDIATIONS_REFUSED_METRIC,
+            tm::REMEDIATIONS_SUCCEEDED_METRIC
+        ]
+    );
+    // The outcome values are the contract's wire names.
+    let succeeded = filters
+        .iter()
+        .find(|(id, _)| *id == "RemediationsSucceededFilter")
+        .unwrap()
+        .1["Properties"]["FilterPattern"]
+        .as_str()
+        .unwrap();
+    for o in [
+        platform_model::contract::runbook::Outcome::Applied,
+        platform_model::contract::runbook::Outcome::NoOp,
+    ] {
+        let wire = serde_json::to_value(o).unwrap();
+        assert!(
+            succeeded.contains(&format!("\"{}\"", wire.as_str().unwrap())),
+            "{succeeded}"
+        );
+    }
+    // On the dashboard.
+    let (_, d) = of_type(&t, "AWS::CloudWatch::Dashboard")[0];
+    let body = serde_json::to_string(&d["Properties"]["DashboardBody"]).unwrap();
+    for m in &metrics {
+        assert!(body.contains(m.as_str()), "the dashboard shows {m}");
+    }
+    // The saved queries.
+    let queries = of_type(&t, "AWS::Logs::QueryDefinition");
+    let by_name: std::collections::BTreeMap<String, &Value> = queries
+        .iter()
+        .map(|(_, q)| (q["Properties"]["Name"].as_str().unwrap().to_owned(), *q))
+        .collect();
+    for (name, group, needle) in [
+        (
+            "sre-platform/remediation-outcomes",
+            "AuditLogGroup",
+            "action.completed",
+        ),
+        (
+            "sre-platform/failed-deliveries",
+            "AlertIngestLogGroup",
+            "PutEvents failed",
+        ),
+        (
+            "sre-platform/ingest-rejections-by-field",
+            "AlertIngestLogGroup",
+            "fields.field",
+        ),
+    ] {
+        let q = by_name
+            .get(name)
+            .unwrap_or_else(|| panic!("no query {name}"));
+        assert_eq!(
+            q["Properties"]["LogGroupNames"],
+            json!([{"Ref": group}]),
+            "{name}"
+        );
+        assert!(
+            q["Properties"]["QueryString"]
+                .as_str()
+                .unwrap()
+                .contains(needle),
+            "{name}"
+        );
+    }
+}

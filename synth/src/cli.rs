@@ -114,6 +114,57 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         from: Option<PathBuf>,
     },
+    /// Recovery commands against an environment's deployed pipeline stack (AWS credentials,
+    /// in the settings' region): incidents, one incident's timeline, redrive of the
+    /// dead-letter queue, replay of the event archive.
+    Ops {
+        /// The environment (its settings give the region).
+        #[arg(long, value_enum)]
+        env: OneEnv,
+        #[command(subcommand)]
+        op: Op,
+    },
+}
+
+/// A recovery command.
+#[derive(Debug, Subcommand)]
+enum Op {
+    /// List the open incidents (not resolved), oldest first.
+    Incidents {
+        /// Every incident, resolved ones too.
+        #[arg(long)]
+        all: bool,
+        /// Text, or JSON.
+        #[arg(long, value_enum, default_value_t = crate::deploy::OutputFormat::Text)]
+        output: crate::deploy::OutputFormat,
+    },
+    /// One incident's record and its events in the audit log, in time order.
+    Timeline {
+        /// The incident id (`inc-...`).
+        incident: String,
+    },
+    /// List the dead-letter queue's events; with --yes put them back on the bus (each deleted
+    /// from the queue once the bus accepted it).
+    Redrive {
+        /// Send them (without it, only list).
+        #[arg(long, short)]
+        yes: bool,
+        /// At most this many messages.
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+    },
+    /// Replay the archive's events of a time window onto the bus (StartReplay).
+    Replay {
+        /// Start of the window (RFC 3339, e.g. 2026-11-27T10:00:00Z).
+        #[arg(long)]
+        from: String,
+        /// End of the window (RFC 3339).
+        #[arg(long)]
+        to: String,
+        /// Start it (without it, only say what would be replayed).
+        #[arg(long, short)]
+        yes: bool,
+    },
 }
 
 /// One environment.
@@ -415,6 +466,32 @@ fn run(cli: &Cli, compose: Compose, package: Option<&str>) -> Result<Outcome> {
     match &cli.command {
         Some(Command::SettingsSchema) => {
             print!("{}", Settings::json_schema());
+            return Ok(Outcome::Clean);
+        }
+        Some(Command::Ops { env, op }) => {
+            let settings = load_settings(env.env(), cli.settings_dir.as_deref())?;
+            let region = settings.region.to_string();
+            runtime()?.block_on(async {
+                let c = crate::ops::Clients::load(&region).await?;
+                match op {
+                    Op::Incidents { all, output } => crate::ops::incidents(
+                        &c,
+                        *all,
+                        *output == crate::deploy::OutputFormat::Json,
+                    )
+                    .await
+                    .map(|_| ()),
+                    Op::Timeline { incident } => {
+                        crate::ops::timeline(&c, incident).await.map(|_| ())
+                    }
+                    Op::Redrive { yes, max } => {
+                        crate::ops::redrive(&c, *yes, *max).await.map(|_| ())
+                    }
+                    Op::Replay { from, to, yes } => {
+                        crate::ops::replay(&c, from, to, *yes).await.map(|_| ())
+                    }
+                }
+            })?;
             return Ok(Outcome::Clean);
         }
         Some(Command::Diff {

@@ -252,7 +252,7 @@ pub async fn process(ingest: &Ingest, request: Request) -> Handled {
         Ok(normalized) => normalized,
         Err(bad) => {
             log_rejected(sender, &bad.rejected);
-            tracing::warn!(source = ?sender, field = %bad.field, error = %bad.message, rejected_alerts = bad.rejected.len(), "bad webhook");
+            tracing::warn!(source = ?sender, field = %bad.field, error = %bad.message, rejected_alerts = bad.rejected.len(), "{}", platform_contract::telemetry::LOG_BAD_WEBHOOK);
             let mut body = error_body(StatusCode::BAD_REQUEST, Some(&bad.field), &bad.to_string());
             if !bad.rejected.is_empty() {
                 body["rejected"] = json!(bad.rejected);
@@ -322,7 +322,8 @@ fn log_rejected(sender: Sender, rejected: &[normalize::Rejected]) {
             alertname = r.alertname.as_deref().unwrap_or_default(),
             field = %r.field,
             error = %r.message,
-            "alert rejected"
+            "{}",
+            platform_contract::telemetry::LOG_ALERT_REJECTED
         );
     }
 }

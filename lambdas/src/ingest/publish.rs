@@ -170,7 +170,7 @@ impl Publisher {
                         "{}",
                         aws_sdk_eventbridge::error::DisplayErrorContext(&error)
                     );
-                    tracing::warn!(attempt, error = %last_error, "PutEvents failed");
+                    tracing::warn!(attempt, error = %last_error, "{}", platform_contract::telemetry::LOG_PUT_EVENTS_FAILED);
                 }
             }
         }

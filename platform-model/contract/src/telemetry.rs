@@ -88,3 +88,21 @@ impl IngestOutcome {
         }
     }
 }
+
+/// The namespace of the remediation metrics, counted by metric filters from the audit log
+/// (`action.completed` outcomes) and runbook_action's logs (errors).
+pub const REMEDIATION_NAMESPACE: &str = "SrePlatform/Remediation";
+/// Actions that changed their target (`action.completed`, outcome `applied` or `no_op`).
+pub const REMEDIATIONS_SUCCEEDED_METRIC: &str = "RemediationsSucceeded";
+/// Actions a guard refused (`action.completed`, outcome `refused`).
+pub const REMEDIATIONS_REFUSED_METRIC: &str = "RemediationsRefused";
+/// runbook_action's error log lines (a failed action: retried, then escalated).
+pub const REMEDIATION_ERRORS_METRIC: &str = "RemediationErrors";
+
+/// alert_ingest's log message for a payload refused as a whole (fields `source`, `field`,
+/// `error`): the saved Logs Insights query of rejections reads it.
+pub const LOG_BAD_WEBHOOK: &str = "bad webhook";
+/// alert_ingest's log message for one rejected alert (fields `source`, `alertname`, `field`).
+pub const LOG_ALERT_REJECTED: &str = "alert rejected";
+/// alert_ingest's log message for a failed `PutEvents` attempt (field `error`).
+pub const LOG_PUT_EVENTS_FAILED: &str = "PutEvents failed";

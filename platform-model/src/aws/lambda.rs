@@ -98,6 +98,12 @@ pub type SubnetIds = Value<Vec<Value<String>>>;
 pub struct Function {
     function: Handle<FunctionResource>,
     name: String,
+    logs: LogGroup,
+}
+
+/// The log group Lambda writes a function's logs to.
+fn log_group_name(function: &str) -> String {
+    format!("/aws/lambda/{function}")
 }
 
 /// Days the functions' logs are kept.
@@ -118,7 +124,7 @@ impl Function {
         let logs = LogGroup::new(
             t,
             id,
-            &format!("/aws/lambda/{}", props.name),
+            &log_group_name(&props.name),
             key,
             LOG_RETENTION_DAYS,
             &props.tags,
@@ -198,6 +204,7 @@ impl Function {
         Function {
             function,
             name: props.name,
+            logs,
         }
     }
 
@@ -209,6 +216,11 @@ impl Function {
     /// The function's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The log group of its logs (`/aws/lambda/<name>`, made by [`Function::new`]).
+    pub fn logs(&self) -> &LogGroup {
+        &self.logs
     }
 
     /// The function's handle.

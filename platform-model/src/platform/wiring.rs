@@ -451,6 +451,7 @@ pub fn event_pipeline(
                 ("Audit", &audit_rule),
             ],
             machine: &machine,
+            audit: &audit,
             api: &api,
         },
     );
@@ -584,6 +585,7 @@ struct Monitored<'a> {
     rules: [(&'static str, &'a Rule); 3],
     machine: &'a StateMachine,
     api: &'a WebhookApi,
+    audit: &'a LogGroup,
 }
 
 /// Meta-monitoring: the alarms that say the loop itself is broken (every one notifies the
@@ -596,6 +598,7 @@ fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m
         rules,
         machine,
         api,
+        audit,
     } = m;
     let lambda_metric = |f: &Function, name: &str| {
         Metric::new(
@@ -787,12 +790,114 @@ fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m
             &data.notifications,
         );
     }
+    remediation_metrics_and_queries(t, settings, ingest, action, audit);
     dashboard(
         t,
         "Platform",
         &settings.name("sre-platform"),
         dashboard_widgets(ingest, action, machine),
     );
+}
+
+/// The remediation metrics (metric filters on the audit log and runbook_action's logs, shown
+/// on the dashboard) and the saved Logs Insights queries an operator starts from.
+fn remediation_metrics_and_queries(
+    t: &mut Template,
+    settings: &Settings,
+    ingest: &Function,
+    action: &Function,
+    audit: &LogGroup,
+) {
+    use crate::contract::events::DetailType;
+    use crate::contract::runbook::Outcome;
+    use crate::contract::telemetry as tm;
+    use crate::resources::logs::{MetricFilter, QueryDefinition, metric_filter};
+    let outcome = |o: Outcome| {
+        serde_json::to_value(o)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let completed = DetailType::ActionCompleted.as_str();
+    for (id, group, pattern, metric) in [
+        (
+            "RemediationsSucceededFilter",
+            audit.handle().reference(),
+            format!(
+                "{{ ($.detail-type = \"{completed}\") && (($.detail.outcome = \"{}\") || ($.detail.outcome = \"{}\")) }}",
+                outcome(Outcome::Applied),
+                outcome(Outcome::NoOp)
+            ),
+            tm::REMEDIATIONS_SUCCEEDED_METRIC,
+        ),
+        (
+            "RemediationsRefusedFilter",
+            audit.handle().reference(),
+            format!(
+                "{{ ($.detail-type = \"{completed}\") && ($.detail.outcome = \"{}\") }}",
+                outcome(Outcome::Refused)
+            ),
+            tm::REMEDIATIONS_REFUSED_METRIC,
+        ),
+        (
+            "RemediationErrorsFilter",
+            action.logs().handle().reference(),
+            "{ $.level = \"ERROR\" }".to_owned(),
+            tm::REMEDIATION_ERRORS_METRIC,
+        ),
+    ] {
+        t.add(
+            id,
+            MetricFilter::new(
+                pattern,
+                group,
+                vec![
+                    metric_filter::MetricTransformation::new(
+                        metric,
+                        tm::REMEDIATION_NAMESPACE,
+                        "1",
+                    )
+                    .default_value(0.0),
+                ],
+            )
+            .filter_name(settings.name(&format!("sre-{}", metric.to_ascii_lowercase()))),
+        );
+    }
+    for (id, name, groups, query) in [
+        (
+            "RemediationOutcomesQuery",
+            "remediation-outcomes",
+            vec![audit.handle().reference()],
+            format!(
+                "fields @timestamp, detail.incident_id, detail.action, detail.outcome, detail.message\n| filter `detail-type` = \"{completed}\"\n| stats count(*) as actions by detail.action, detail.outcome\n| sort actions desc"
+            ),
+        ),
+        (
+            "FailedDeliveriesQuery",
+            "failed-deliveries",
+            vec![ingest.logs().handle().reference()],
+            format!(
+                "fields @timestamp, fields.message, fields.error, fields.incident_ids\n| filter level = \"ERROR\" or fields.message = \"{}\"\n| sort @timestamp desc",
+                tm::LOG_PUT_EVENTS_FAILED
+            ),
+        ),
+        (
+            "IngestRejectionsQuery",
+            "ingest-rejections-by-field",
+            vec![ingest.logs().handle().reference()],
+            format!(
+                "fields @timestamp, fields.source, fields.field, fields.error, fields.alertname\n| filter fields.message = \"{}\" or fields.message = \"{}\"\n| stats count(*) as rejected by fields.source, fields.field\n| sort rejected desc",
+                tm::LOG_ALERT_REJECTED,
+                tm::LOG_BAD_WEBHOOK
+            ),
+        ),
+    ] {
+        t.add(
+            id,
+            QueryDefinition::new(format!("{}/{name}", settings.name("sre-platform")), query)
+                .log_group_names(groups.into_iter().map(Value::from).collect::<Vec<_>>()),
+        );
+    }
 }
 
 fn runtime_error(function: &str, e: &runtime::RuntimeError) -> Error {
@@ -895,6 +1000,20 @@ fn dashboard_widgets(
                 ],
                 [".", "ExecutionsFailed", ".", "."],
                 ["AWS/Lambda", "Errors", "FunctionName", action.name()]
+            ]),
+            "Sum",
+        ),
+        metric_widget(
+            "Remediations (from the audit log and runbook_action's logs)",
+            12,
+            6,
+            json!([
+                [
+                    crate::contract::telemetry::REMEDIATION_NAMESPACE,
+                    crate::contract::telemetry::REMEDIATIONS_SUCCEEDED_METRIC
+                ],
+                [".", crate::contract::telemetry::REMEDIATIONS_REFUSED_METRIC],
+                [".", crate::contract::telemetry::REMEDIATION_ERRORS_METRIC]
             ]),
             "Sum",
         ),
