@@ -935,3 +935,39 @@ fn remediation_metrics_and_saved_queries_read_the_right_logs() {
         );
     }
 }
+
+/// Chat and paging (HTTPS subscribers) get 3 retries over about ten minutes, as the seeds ask,
+/// before the subscription's dead-letter queue; email keeps SNS's own schedule (no delivery
+/// policy for email).
+#[test]
+fn https_subscribers_get_three_retries_over_ten_minutes() {
+    let (_, t) = stack(Environment::Prod);
+    let subs = of_type(&t, "AWS::SNS::Subscription");
+    let mut https = 0;
+    for (id, s) in subs {
+        let p = &s["Properties"];
+        if p["Protocol"] == "https" {
+            https += 1;
+            let r = &p["DeliveryPolicy"]["healthyRetryPolicy"];
+            assert_eq!(r["numRetries"], 3, "{id}");
+            assert_eq!(r["backoffFunction"], "exponential", "{id}");
+            let (min, max) = (
+                r["minDelayTarget"].as_i64().unwrap(),
+                r["maxDelayTarget"].as_i64().unwrap(),
+            );
+            // Exponential from min to max over three retries: min, sqrt(min * max), max.
+            let total = min + ((min * max) as f64).sqrt() as i64 + max;
+            assert!(
+                (540..=660).contains(&total),
+                "{id}: about ten minutes, got {total} s"
+            );
+            assert!(
+                p["RedrivePolicy"]["deadLetterTargetArn"].is_object(),
+                "{id}"
+            );
+        } else {
+            assert!(p.get("DeliveryPolicy").is_none(), "{id}");
+        }
+    }
+    assert_eq!(https, 2, "chat and paging");
+}

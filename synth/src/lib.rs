@@ -15,3 +15,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// The AWS configuration from the standard chain (`AWS_PROFILE`, SSO, `AWS_ENDPOINT_URL` for an
+/// emulator, ...) in `region`; fails with one line naming how to give credentials.
+pub async fn aws_config(region: &str) -> anyhow::Result<aws_config::SdkConfig> {
+    let config = aws_config::from_env()
+        .region(aws_config::Region::new(region.to_owned()))
+        .load()
+        .await;
+    if config.credentials_provider().is_none() {
+        anyhow::bail!(
+            "no AWS credentials: set AWS_PROFILE (aws configure / aws sso login) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        );
+    }
+    Ok(config)
+}

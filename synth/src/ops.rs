@@ -34,15 +34,7 @@ pub struct Clients {
 impl Clients {
     /// Loads the configuration for `region`.
     pub async fn load(region: &str) -> Result<Clients> {
-        let config = aws_config::from_env()
-            .region(aws_config::Region::new(region.to_owned()))
-            .load()
-            .await;
-        if config.credentials_provider().is_none() {
-            bail!(
-                "no AWS credentials: set AWS_PROFILE (aws configure / aws sso login) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            );
-        }
+        let config = crate::aws_config(region).await?;
         Ok(Clients {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             ddb: aws_sdk_dynamodb::Client::new(&config),

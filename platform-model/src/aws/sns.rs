@@ -151,7 +151,9 @@ impl NotificationTopic {
         url: &str,
         filter: Option<(FilterScope, Json)>,
     ) -> Handle<Subscription> {
-        let mut s = Subscription::new("https", self.arn()).endpoint(url);
+        let mut s = Subscription::new("https", self.arn())
+            .endpoint(url)
+            .delivery_policy(https_delivery_policy());
         if let Some((scope, policy)) = filter {
             let scope = match scope {
                 FilterScope::MessageAttributes => "MessageAttributes",
@@ -161,6 +163,25 @@ impl NotificationTopic {
         }
         t.add(id, self.redrive(s))
     }
+}
+
+/// The retries of an HTTPS subscription that does not answer 2xx: 3 retries over about ten
+/// minutes (exponential backoff from 60 s to 400 s: about 60, 155 and 400 s), then the
+/// subscription's dead-letter queue. SNS's default is 3 retries within 20 seconds, too short for
+/// a chat relay or pager that is restarting.
+pub fn https_delivery_policy() -> Json {
+    serde_json::json!({
+        "healthyRetryPolicy": {
+            "numRetries": 3,
+            "numNoDelayRetries": 0,
+            "numMinDelayRetries": 0,
+            "numMaxDelayRetries": 0,
+            "minDelayTarget": 60,
+            "maxDelayTarget": 400,
+            "backoffFunction": "exponential"
+        },
+        "throttlePolicy": { "maxReceivesPerSecond": 10 }
+    })
 }
 
 impl NotificationTopic {

@@ -52,10 +52,7 @@ pub fn runbook_pages(settings: &Settings, services: &[Service]) -> Result<Vec<Ar
                     "Evictions respect PodDisruptionBudgets; a pod that cannot be evicted in time leaves the drain incomplete, and the incident is escalated.".to_owned(),
                     "No human approval: this action runs alone.".to_owned(),
                 ],
-                verify: format!(
-                    "after {} s it reads the incident again; resolved means remediated, and if it is not resolved {} s after the action the incident is escalated.",
-                    p.stabilization_seconds, p.remediation_deadline_seconds
-                ),
+                verify: verify_text(settings),
                 undo,
             });
         }
@@ -137,10 +134,7 @@ pub fn runbook_pages(settings: &Settings, services: &[Service]) -> Result<Vec<Ar
                         target,
                         does,
                         guards,
-                        verify: format!(
-                            "after {} s it reads the incident again; resolved means remediated, and if it is not resolved {} s after the action the incident is escalated (status `escalated`, published to the notifications topic).",
-                            p.stabilization_seconds, p.remediation_deadline_seconds
-                        ),
+                        verify: verify_text(settings),
                         undo,
                     });
                 }
@@ -232,5 +226,13 @@ fn drain_text(settings: &Settings) -> (String, Vec<String>) {
             settings.pipeline.drain_timeout_seconds
         ),
         vec!["Once the node is healthy again: `kubectl uncordon <node>` (or let the node group replace it).".to_owned()],
+    )
+}
+
+/// How the runbook verifies an action, with the environment's stabilization and deadline.
+fn verify_text(settings: &Settings) -> String {
+    format!(
+        "after {} s it reads the incident again; resolved means remediated, and if it is not resolved {} s after the action the incident is escalated (status `escalated`, published to the notifications topic).",
+        settings.pipeline.stabilization_seconds, settings.pipeline.remediation_deadline_seconds
     )
 }

@@ -100,15 +100,7 @@ pub struct Clients {
 impl Clients {
     /// Loads the configuration; fails with one line naming how to give credentials.
     pub async fn load(region: &str) -> Result<Clients> {
-        let config = aws_config::from_env()
-            .region(aws_config::Region::new(region.to_owned()))
-            .load()
-            .await;
-        if config.credentials_provider().is_none() {
-            bail!(
-                "no AWS credentials: set AWS_PROFILE (aws configure / aws sso login) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            );
-        }
+        let config = crate::aws_config(region).await?;
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             // Emulators (AWS_ENDPOINT_URL) serve buckets by path, not by virtual host.
             .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
