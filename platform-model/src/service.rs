@@ -224,7 +224,7 @@ impl Service {
     /// from its settings for every service it runs.
     #[must_use]
     pub fn runbook_pages_at(mut self, base: impl Into<String>) -> Self {
-        self.runbook_base = Some(base.into().trim_end_matches('/').to_owned());
+        self.runbook_base = Some(base.into());
         self
     }
 
@@ -374,7 +374,7 @@ impl Service {
             out.push(slo.rule_set()?);
         }
         if let Some(base) = &self.runbook_base {
-            let url = |alert: &str| format!("{base}/{alert}.md");
+            let url = |alert: &str| crate::monitoring::runbook_page::page_url(base, alert);
             for set in &mut out {
                 set.link_runbooks(&url);
             }

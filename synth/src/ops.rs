@@ -55,7 +55,7 @@ fn short<E: std::error::Error + 'static>(e: E) -> String {
 pub struct Deployed {
     /// The incidents table.
     pub table: String,
-    /// The bus's name and ARN.
+    /// The bus's name.
     pub bus: String,
     /// The bus's ARN.
     pub bus_arn: String,

@@ -36,6 +36,12 @@ pub fn page_path(alert: &str) -> String {
     format!("runbooks/{alert}.md")
 }
 
+/// The URL of an alert's page under `base` (where `out/<env>/runbooks/` is browsable): the
+/// rule's `runbook_url` annotation and the Datadog monitor's link.
+pub fn page_url(base: &str, alert: &str) -> String {
+    format!("{}/{alert}.md", base.trim_end_matches('/'))
+}
+
 /// What the platform does on its own when the alert fires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Automation {

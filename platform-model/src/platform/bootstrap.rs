@@ -35,15 +35,21 @@ use crate::settings::Settings;
 /// The output holding the checkout repository's URI (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`).
 pub const CHECKOUT_REPOSITORY_URI: &str = "CheckoutRepositoryUri";
 
+/// The checkout repository's URI (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`). ECR fixes
+/// it by the account, region and name, so the Kubernetes YAML and the delivery pipeline (written
+/// at synth time) name the same repository the stack creates.
+pub fn checkout_repository_uri(settings: &Settings) -> String {
+    format!(
+        "{}.dkr.ecr.{}.amazonaws.com/{}",
+        settings.account_id, settings.region, settings.bootstrap.checkout_repository
+    )
+}
+
 /// The checkout image the cluster runs: the bootstrap stack's repository and the settings' tag.
-/// The repository URI is fixed by ECR's naming (`<account>.dkr.ecr.<region>.amazonaws.com/`),
-/// so the Kubernetes YAML (written at synth time) names the same repository the stack creates.
 pub fn checkout_image(settings: &Settings) -> String {
     format!(
-        "{}.dkr.ecr.{}.amazonaws.com/{}:{}",
-        settings.account_id,
-        settings.region,
-        settings.bootstrap.checkout_repository,
+        "{}:{}",
+        checkout_repository_uri(settings),
         settings.checkout.image_tag
     )
 }

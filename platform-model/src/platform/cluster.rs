@@ -177,10 +177,9 @@ pub fn cluster_artifacts(
     for svc in services {
         for set in svc.rule_sets()? {
             for alert in &set.alerts {
-                let url = format!(
-                    "{}/{}.md",
-                    settings.runbooks.base_url.as_str().trim_end_matches('/'),
-                    alert.name()
+                let url = crate::monitoring::runbook_page::page_url(
+                    settings.runbooks.base_url.as_str(),
+                    alert.name(),
                 );
                 let env_tag = format!("env:{}", settings.environment);
                 let Some(monitor) = crate::monitoring::datadog::monitor(

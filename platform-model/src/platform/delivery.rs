@@ -142,10 +142,7 @@ pub fn steps(envs: &[Settings], package: &str) -> Vec<Step> {
     let mut previous = "test".to_owned();
     for s in &envs {
         let env = s.environment.name();
-        let repo = format!(
-            "{}.dkr.ecr.{}.amazonaws.com/{}",
-            s.account_id, s.region, s.bootstrap.checkout_repository
-        );
+        let repo = super::checkout_repository_uri(s);
         let image = super::checkout_image(s);
         let mut deploy = Step::new(
             &format!("deploy-{env}"),

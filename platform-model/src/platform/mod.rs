@@ -44,7 +44,9 @@ mod runbooks;
 mod topology;
 mod wiring;
 
-pub use bootstrap::{CHECKOUT_REPOSITORY_URI, bootstrap_stack, checkout_image};
+pub use bootstrap::{
+    CHECKOUT_REPOSITORY_URI, bootstrap_stack, checkout_image, checkout_repository_uri,
+};
 pub use eks::{NODE_METADATA_HOP_LIMIT, cluster_stack};
 pub use network::{
     GATEWAY_ENDPOINTS, INTERFACE_ENDPOINTS, INTERNAL_ELB_TAG, PUBLIC_ELB_TAG, network_stack,

@@ -114,20 +114,20 @@ impl Input {
     pub fn declare(self, t: &mut Template) -> ParamRef {
         let p = match self {
             Input::AssetsBucket => Parameter::string()
-                .description("The assets bucket (output AssetsBucket of sre-bootstrap): the functions' code, lambdas/<name>/<sha256>.zip")
+                .description(format!("The assets bucket (output AssetsBucket of {BOOTSTRAP_STACK}): the functions' code, lambdas/<name>/<sha256>.zip"))
                 .length(3, 63),
             Input::VpcId => Parameter::of_type("AWS::EC2::VPC::Id")
-                .description("The VPC (output VpcId of sre-network, or network.existing.vpc_id)"),
+                .description(format!("The VPC (output VpcId of {NETWORK_STACK}, or network.existing.vpc_id)")),
             Input::VpcCidr => Parameter::string()
-                .description("The VPC's IPv4 range (output VpcCidr of sre-network, or network.existing.cidr)")
+                .description(format!("The VPC's IPv4 range (output VpcCidr of {NETWORK_STACK}, or network.existing.cidr)"))
                 .allowed_pattern("^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"),
             Input::PrivateSubnetIds => Parameter::of_type("List<AWS::EC2::Subnet::Id>")
-                .description("The private subnets (output PrivateSubnetIds of sre-network, or network.existing.private_subnet_ids)"),
+                .description(format!("The private subnets (output PrivateSubnetIds of {NETWORK_STACK}, or network.existing.private_subnet_ids)")),
             Input::ClusterName => Parameter::string()
-                .description("The EKS cluster (output ClusterName of sre-cluster, or cluster.name of an existing cluster)")
+                .description(format!("The EKS cluster (output ClusterName of {CLUSTER_STACK}, or cluster.name of an existing cluster)"))
                 .length(1, 100),
             Input::RunbookActionRoleArn => Parameter::string()
-                .description("runbook_action's role (output RunbookActionRoleArn of sre-pipeline)")
+                .description(format!("runbook_action's role (output RunbookActionRoleArn of {})", super::pipeline::STACK))
                 .allowed_pattern("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"),
         };
         t.parameter(self.output_key(), p)
