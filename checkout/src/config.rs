@@ -13,12 +13,20 @@ use platform_contract::runtime::{Var, VarError, checkout as vars};
 use crate::Error;
 
 /// The chaos knobs: what the service does to itself on purpose.
+///
+/// Two failure rates, because degraded mode is a remedy for one and not the other: the optional
+/// work (recommendations) fails at `error_rate` and degraded mode skips it, so turning degraded
+/// mode on ends those errors; the core path fails at `core_error_rate` in either mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Chaos {
     /// Added to every `POST /checkout` before it is answered (`LATENCY_MS`).
     pub latency: Duration,
-    /// Share of `POST /checkout` answered with 500, 0.0 to 1.0 (`ERROR_RATE`).
+    /// Share of valid orders whose optional work (recommendations) fails, answered with 500,
+    /// 0.0 to 1.0 (`ERROR_RATE`). Not rolled in degraded mode, which skips that work.
     pub error_rate: f64,
+    /// Share of `POST /checkout` failing in the core path, answered with 500, 0.0 to 1.0
+    /// (`CORE_ERROR_RATE`); rolled in either mode.
+    pub core_error_rate: f64,
     /// Skip the optional work, e.g. recommendations (`DEGRADED_MODE` or SSM). The value at
     /// start: [`AppState`](crate::AppState) holds the live one, which the SSM refresh changes.
     pub degraded: bool,
@@ -33,6 +41,8 @@ pub struct Config {
     pub latency: Duration,
     /// `ERROR_RATE`.
     pub error_rate: f64,
+    /// `CORE_ERROR_RATE`.
+    pub core_error_rate: f64,
     /// `DEGRADED_MODE` when set: a local-only override; it wins over SSM and turns the refresh
     /// off.
     pub degraded_mode: Option<bool>,
@@ -53,6 +63,9 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Seed for the chaos random source (`CHAOS_SEED`); random when unset.
     pub chaos_seed: Option<u64>,
+    /// Loopback port of the chaos control endpoint (`CHAOS_CONTROL_PORT`, local runs only);
+    /// unset: no control endpoint.
+    pub chaos_control_port: Option<u16>,
     /// `LOG_LEVEL`: error, warn, info, debug or trace.
     pub log_level: tracing::Level,
 }
@@ -68,6 +81,22 @@ impl Config {
         let lookup: &dyn Fn(&str) -> Option<String> = &lookup;
         let port = with_default(&vars::PORT, vars::PORT.integer(lookup)?)?;
         let port = u16::try_from(port).map_err(|_| invalid(&vars::PORT, &port.to_string()))?;
+        let chaos_control_port = vars::CHAOS_CONTROL_PORT
+            .integer(lookup)?
+            .map(|control| {
+                u16::try_from(control)
+                    .ok()
+                    .filter(|control| *control != port)
+                    .ok_or_else(|| VarError::Invalid {
+                        name: vars::CHAOS_CONTROL_PORT.name,
+                        value: control.to_string(),
+                        expected: format!(
+                            "{}, other than PORT ({port})",
+                            vars::CHAOS_CONTROL_PORT.kind.expected()
+                        ),
+                    })
+            })
+            .transpose()?;
         let log_level = with_default(&vars::LOG_LEVEL, vars::LOG_LEVEL.read(lookup))?;
         let log_level = log_level
             .parse::<tracing::Level>()
@@ -76,6 +105,10 @@ impl Config {
             port,
             latency: duration(&vars::LATENCY_MS, lookup)?,
             error_rate: with_default(&vars::ERROR_RATE, vars::ERROR_RATE.ratio(lookup)?)?,
+            core_error_rate: with_default(
+                &vars::CORE_ERROR_RATE,
+                vars::CORE_ERROR_RATE.ratio(lookup)?,
+            )?,
             degraded_mode: vars::DEGRADED_MODE.bool(lookup)?,
             ssm_parameter: vars::DEGRADED_MODE_SSM_PARAMETER.read(lookup),
             degraded_refresh: duration(&vars::DEGRADED_MODE_REFRESH_SECONDS, lookup)?,
@@ -84,6 +117,7 @@ impl Config {
             shutdown_delay: duration(&vars::SHUTDOWN_DELAY_MS, lookup)?,
             shutdown_timeout: duration(&vars::SHUTDOWN_TIMEOUT_MS, lookup)?,
             chaos_seed: vars::CHAOS_SEED.integer(lookup)?,
+            chaos_control_port,
             log_level,
         })
     }
@@ -94,6 +128,7 @@ impl Config {
         Chaos {
             latency: self.latency,
             error_rate: self.error_rate,
+            core_error_rate: self.core_error_rate,
             degraded,
         }
     }
@@ -149,6 +184,7 @@ mod tests {
         assert_eq!(c.port, 8080);
         assert_eq!(c.latency, Duration::ZERO);
         assert_eq!(c.error_rate, 0.0);
+        assert_eq!(c.core_error_rate, 0.0);
         assert_eq!(c.degraded_mode, None);
         assert_eq!(c.ssm_parameter, None, "no default parameter: SSM off");
         assert_eq!(c.degraded_refresh, Duration::from_secs(15));
@@ -157,6 +193,10 @@ mod tests {
         assert_eq!(c.shutdown_delay, Duration::from_secs(5));
         assert_eq!(c.shutdown_timeout, Duration::from_secs(20));
         assert_eq!(c.chaos_seed, None);
+        assert_eq!(
+            c.chaos_control_port, None,
+            "no control endpoint unless asked"
+        );
         assert_eq!(c.log_level, tracing::Level::INFO);
     }
 
@@ -165,6 +205,8 @@ mod tests {
         let c = config(&[
             ("LATENCY_MS", "400"),
             ("ERROR_RATE", "0.05"),
+            ("CORE_ERROR_RATE", "1"),
+            ("CHAOS_CONTROL_PORT", "9001"),
             ("DEGRADED_MODE", "TRUE"),
             (
                 "DEGRADED_MODE_SSM_PARAMETER",
@@ -179,6 +221,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.latency, Duration::from_millis(400));
         assert_eq!(c.error_rate, 0.05);
+        assert_eq!(c.core_error_rate, 1.0);
+        assert_eq!(c.chaos_control_port, Some(9001));
+        let chaos = c.chaos(false);
+        assert_eq!(
+            (chaos.latency, chaos.error_rate, chaos.core_error_rate),
+            (Duration::from_millis(400), 0.05, 1.0)
+        );
         assert_eq!(c.degraded_mode, Some(true));
         assert_eq!(
             c.ssm_parameter.as_deref(),
@@ -221,6 +270,21 @@ mod tests {
                 "ERROR_RATE",
                 "-0.1",
                 "ERROR_RATE=\"-0.1\": expected a number from 0.0 to 1.0",
+            ),
+            (
+                "CORE_ERROR_RATE",
+                "2",
+                "CORE_ERROR_RATE=\"2\": expected a number from 0.0 to 1.0",
+            ),
+            (
+                "CHAOS_CONTROL_PORT",
+                "0",
+                "CHAOS_CONTROL_PORT=\"0\": expected a whole number from 1 to 65535",
+            ),
+            (
+                "CHAOS_CONTROL_PORT",
+                "8080",
+                "CHAOS_CONTROL_PORT=\"8080\": expected a whole number from 1 to 65535, other than PORT (8080)",
             ),
             (
                 "LATENCY_MS",
@@ -283,6 +347,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The control endpoint is never deployed: synth's builder refuses its port.
+    #[test]
+    fn a_deployment_cannot_set_the_control_port() {
+        use platform_contract::runtime::{Binary, EnvBuilder};
+        let err = EnvBuilder::<String>::new(Binary::Checkout)
+            .set(&vars::CHAOS_CONTROL_PORT, "9090")
+            .unwrap_err();
+        assert!(err.to_string().contains("local runs only"), "{err}");
+        let env = EnvBuilder::<String>::new(Binary::Checkout)
+            .set(&vars::CORE_ERROR_RATE, "0.5")
+            .unwrap();
+        assert!(
+            env.set(&vars::CORE_ERROR_RATE, "1.5").is_err(),
+            "bounds checked"
+        );
     }
 
     /// The README's table lists every contract variable with the contract's default and setter.

@@ -39,6 +39,12 @@ pub enum Error {
         /// The value it holds.
         value: String,
     },
+    /// The chaos control endpoint was given a listener on a non-loopback address.
+    #[error("the chaos control endpoint serves on loopback only, not on {addr}")]
+    ControlNotLoopback {
+        /// The listener's address.
+        addr: std::net::SocketAddr,
+    },
     /// The HTTP server failed.
     #[error("serving HTTP failed")]
     Serve {

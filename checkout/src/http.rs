@@ -73,27 +73,31 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn checkout(State(state): State<AppState>, body: Bytes) -> Response {
+    // Read once: the rolls, the recommendations and the `degraded` field agree even when the SSM
+    // refresh or the control endpoint changes a knob during the request.
     let chaos = state.chaos();
-    // Read once: the recommendations and the `degraded` field agree even when the SSM refresh
-    // flips the mode during the request.
     let degraded = chaos.degraded;
     if !chaos.latency.is_zero() {
         tokio::time::sleep(chaos.latency).await;
     }
-    if state.roll_error() {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "error": "injected failure (ERROR_RATE)" })),
-        )
-            .into_response();
+    // The core path fails on any request, in either mode: degraded mode cannot fix it.
+    if state.roll(chaos.core_error_rate) {
+        return injected(
+            "injected failure in the core path (CORE_ERROR_RATE); degraded mode does not skip it",
+        );
     }
     let order = match order::parse(&body) {
         Ok(order) => order,
         Err(invalid) => return (StatusCode::BAD_REQUEST, Json(invalid)).into_response(),
     };
     let total_minor = order::total_minor(&order);
+    // The optional work: degraded mode skips it, and with it its failures (no roll is made).
     let recommendations = if degraded {
         Vec::new()
+    } else if state.roll(chaos.error_rate) {
+        return injected(
+            "injected failure in the optional work (ERROR_RATE); degraded mode skips it",
+        );
     } else {
         order::recommendations(&order)
     };
@@ -107,6 +111,15 @@ async fn checkout(State(state): State<AppState>, body: Bytes) -> Response {
         degraded,
     };
     (StatusCode::OK, Json(confirmation)).into_response()
+}
+
+/// A 500 the chaos knobs injected, saying which one.
+fn injected(error: &'static str) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "error": error })),
+    )
+        .into_response()
 }
 
 /// A fresh order id: a UUID v4 from the thread's random generator (a CSPRNG seeded from the

@@ -64,7 +64,7 @@ impl Metrics {
         let errors = IntCounterVec::new(
             Opts::new(
                 ERRORS_TOTAL,
-                "HTTP requests answered with a 5xx status (injected by ERROR_RATE or not).",
+                "HTTP requests answered with a 5xx status (injected by ERROR_RATE or CORE_ERROR_RATE, or not).",
             ),
             &["route"],
         )

@@ -48,7 +48,7 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    fn new(field: impl Into<String>, why: impl std::fmt::Display) -> Self {
+    pub(crate) fn new(field: impl Into<String>, why: impl std::fmt::Display) -> Self {
         let field = field.into();
         Self {
             error: format!("{field}: {why}"),

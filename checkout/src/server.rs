@@ -1,11 +1,11 @@
 //! Serving with graceful shutdown: readiness off, a drain delay, in-flight requests finish
-//! within a bound.
+//! within a bound; and the chaos control endpoint, on loopback only, until told to stop.
 
 use std::{future::Future, time::Duration};
 
 use tokio::net::TcpListener;
 
-use crate::{AppState, Error, app};
+use crate::{AppState, Error, app, control_app};
 
 /// How serving ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,4 +68,29 @@ pub async fn serve(
             Ok(Outcome::TimedOut)
         }
     }
+}
+
+/// Serves the chaos control endpoint ([`control_app`]: `GET`/`PUT /chaos`) on `listener` until
+/// `stop` resolves, sharing `state` with the main server so a change reaches its next request.
+/// The binary stops it once [`serve`] has returned, so it ends with the main server.
+///
+/// Refuses (before serving anything) a listener that is not on a loopback address: the endpoint
+/// changes the service's behaviour and has no authentication.
+pub async fn serve_control(
+    listener: TcpListener,
+    state: AppState,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let addr = listener
+        .local_addr()
+        .map_err(|source| Error::Serve { source })?;
+    if !addr.ip().is_loopback() {
+        return Err(Error::ControlNotLoopback { addr });
+    }
+    axum::serve(listener, control_app(state))
+        .with_graceful_shutdown(stop)
+        .await
+        .map_err(|source| Error::Serve { source })?;
+    tracing::info!(%addr, "chaos control endpoint stopped");
+    Ok(())
 }

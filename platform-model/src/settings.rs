@@ -189,7 +189,9 @@ pub struct PipelineSettings {
     /// Seconds the runbook waits after an action before checking the incident again.
     #[schemars(range(min = 10, max = 3600))]
     pub stabilization_seconds: u32,
-    /// Seconds after the action by which the incident must be resolved, or it is escalated.
+    /// Seconds after the action by which the incident must be resolved, or it is escalated. At
+    /// least the time a remedied alert takes to resolve (its longest range window + one rule
+    /// evaluation + Alertmanager's group_interval + one stabilization wait): synth refuses less.
     #[schemars(range(min = 10, max = 86400))]
     pub remediation_deadline_seconds: u32,
     /// Seconds `drain_node` keeps evicting; must end before runbook_action's timeout.

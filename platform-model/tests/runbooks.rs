@@ -93,3 +93,28 @@ fn an_slo_alert_s_page_lists_each_window_pair() {
     assert_eq!(p.matches("```promql").count(), rules, "{p}");
     assert!(p.contains("**Severity:** critical"), "{p}");
 }
+
+#[test]
+fn a_deadline_shorter_than_a_remedied_alert_s_resolution_is_refused() {
+    // dev: CheckoutHighErrorRate's 5m window + 1m evaluation + 5m group_interval + 30 s wait.
+    let mut settings = Settings::embedded(Environment::Dev).unwrap();
+    assert!(
+        Platform::standard(settings.clone())
+            .unwrap()
+            .check()
+            .is_ok()
+    );
+    settings.pipeline.remediation_deadline_seconds = 300;
+    let err = Platform::standard(settings.clone())
+        .and_then(|p| p.check())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "pipeline.remediation_deadline_seconds (300) is shorter than the time CheckoutHighErrorRate needs to resolve once its runbook fixed it: its longest window 300 s + rule evaluation 60 s + Alertmanager group_interval 300 s + one stabilization wait 30 s = 690 s"
+        ),
+        "{err}"
+    );
+    settings.pipeline.remediation_deadline_seconds = 690;
+    assert!(Platform::standard(settings).unwrap().check().is_ok());
+}

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod cli;
 pub mod deploy;
+pub mod emulator;
 pub mod ops;
 
 /// The SHA-256 of `bytes`, lowercase hex (file hashes in the manifest, template hashes of

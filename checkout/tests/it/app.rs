@@ -1,4 +1,5 @@
-//! The router through `tower::ServiceExt::oneshot`: endpoints, bad input, chaos knobs, metrics.
+//! The router through `tower::ServiceExt::oneshot`: endpoints, bad input, chaos knobs, metrics,
+//! and the chaos control router changing the knobs while serving.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,7 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use checkout::{AppState, Chaos, app};
+use checkout::{AppState, Chaos, app, control_app};
 use http_body_util::BodyExt;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use serde_json::Value;
@@ -56,6 +57,22 @@ async fn post(router: &Router, body: &str) -> Answer {
         .body(Body::from(body.to_owned()))
         .unwrap();
     send(router, request).await
+}
+
+async fn put_chaos(control: &Router, body: &str) -> Answer {
+    let request = Request::put("/chaos")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    send(control, request).await
+}
+
+/// `checkout_errors_total{route="/checkout"}` now.
+async fn checkout_errors(router: &Router) -> f64 {
+    scrape(router)
+        .await
+        .value("checkout_errors_total", &[("route", "/checkout")])
+        .expect("the errors counter exists from start")
 }
 
 async fn scrape(router: &Router) -> Exposition {
@@ -266,6 +283,229 @@ async fn error_rate_extremes() {
     );
 }
 
+/// The runbook's remedy works on `ERROR_RATE`: its failures are in the optional work, which
+/// degraded mode skips.
+#[tokio::test]
+async fn degraded_mode_ends_the_errors_of_error_rate() {
+    let state = AppState::with_seed(
+        Chaos {
+            error_rate: 1.0,
+            ..Chaos::default()
+        },
+        5,
+    );
+    let router = app(state.clone());
+    for i in 0..10 {
+        let answer = post(&router, ORDER).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "request {i}"
+        );
+        let error = answer.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.contains("optional work") && error.contains("ERROR_RATE"),
+            "{error}"
+        );
+    }
+    assert_eq!(checkout_errors(&router).await, 10.0);
+    // A rejected order does no optional work: still a 400, not a 500.
+    let answer = post(&router, r#"{"currency":"EUR","items":[]}"#).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+
+    state.set_degraded(true);
+    for i in 0..10 {
+        let answer = post(&router, ORDER).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "request {i}: {}",
+            answer.body
+        );
+        let body = answer.json();
+        assert_eq!(body["degraded"], true);
+        assert_eq!(body["recommendations"], serde_json::json!([]));
+        assert_eq!(body["status"], "confirmed");
+    }
+    assert_eq!(checkout_errors(&router).await, 10.0, "no error since");
+
+    state.set_degraded(false);
+    assert_eq!(
+        post(&router, ORDER).await.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "off again: the optional work fails again"
+    );
+}
+
+/// `CORE_ERROR_RATE` fails in the core path: degraded mode changes nothing.
+#[tokio::test]
+async fn core_error_rate_fails_in_both_modes() {
+    let state = AppState::with_seed(
+        Chaos {
+            core_error_rate: 1.0,
+            ..Chaos::default()
+        },
+        6,
+    );
+    let router = app(state.clone());
+    for degraded in [false, true, false] {
+        state.set_degraded(degraded);
+        for _ in 0..5 {
+            let answer = post(&router, ORDER).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "degraded {degraded}"
+            );
+            let error = answer.json()["error"].as_str().unwrap().to_owned();
+            assert!(error.contains("CORE_ERROR_RATE"), "{error}");
+        }
+    }
+    assert_eq!(checkout_errors(&router).await, 15.0);
+    assert_eq!(
+        get(&router, "/healthz").await.status,
+        StatusCode::OK,
+        "probes never fail"
+    );
+}
+
+/// The draws a seed gives: per request, the core roll, then (not degraded, core passed) the
+/// optional one; a rate of 0 and degraded mode draw nothing.
+fn expected_statuses(seed: u64, chaos: Chaos, n: usize) -> Vec<StatusCode> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut roll = |rate: f64| rate > 0.0 && rng.random::<f64>() < rate;
+    (0..n)
+        .map(|_| {
+            if roll(chaos.core_error_rate) || (!chaos.degraded && roll(chaos.error_rate)) {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn both_rates_are_exact_with_a_seed_in_either_mode() {
+    for degraded in [false, true] {
+        let chaos = Chaos {
+            error_rate: 0.5,
+            core_error_rate: 0.2,
+            degraded,
+            ..Chaos::default()
+        };
+        let router = app(AppState::with_seed(chaos, 11));
+        let expected = expected_statuses(11, chaos, 200);
+        for (i, want) in expected.iter().enumerate() {
+            assert_eq!(
+                post(&router, ORDER).await.status,
+                *want,
+                "degraded {degraded}, request {i}"
+            );
+        }
+        let failures = expected
+            .iter()
+            .filter(|s| **s == StatusCode::INTERNAL_SERVER_ERROR)
+            .count();
+        // About 60% of 200 (0.2 + 0.8 * 0.5), about 20% in degraded mode.
+        let bounds = if degraded { 20..=60 } else { 95..=145 };
+        assert!(
+            bounds.contains(&failures),
+            "degraded {degraded}: {failures} of 200"
+        );
+        assert_eq!(checkout_errors(&router).await, failures as f64);
+    }
+}
+
+/// The control router shows the knobs and changes them for the following requests.
+#[tokio::test]
+async fn control_changes_the_knobs_while_serving() {
+    let state = AppState::with_seed(Chaos::default(), 9);
+    let router = app(state.clone());
+    let control = control_app(state.clone());
+
+    let answer = get(&control, "/chaos").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.body,
+        r#"{"latency_ms":0,"error_rate":0.0,"core_error_rate":0.0}"#
+    );
+    assert_eq!(post(&router, ORDER).await.status, StatusCode::OK);
+
+    let answer = put_chaos(&control, r#"{"error_rate":1.0}"#).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"latency_ms": 0, "error_rate": 1.0, "core_error_rate": 0.0})
+    );
+    assert_eq!(state.chaos().error_rate, 1.0);
+    let answer = post(&router, ORDER).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(answer.body.contains("ERROR_RATE"), "{}", answer.body);
+
+    // A subset leaves the other knobs as they are.
+    let answer = put_chaos(&control, r#"{"latency_ms":250,"core_error_rate":0.5}"#).await;
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"latency_ms": 250, "error_rate": 1.0, "core_error_rate": 0.5})
+    );
+    assert_eq!(state.chaos().latency, Duration::from_millis(250));
+    assert_eq!(
+        get(&control, "/chaos").await.json(),
+        serde_json::json!({"latency_ms": 250, "error_rate": 1.0, "core_error_rate": 0.5})
+    );
+
+    let answer = put_chaos(
+        &control,
+        r#"{"latency_ms":0,"error_rate":0,"core_error_rate":0}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(post(&router, ORDER).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&router, "/chaos").await.status,
+        StatusCode::NOT_FOUND,
+        "the main router never serves the control endpoint"
+    );
+}
+
+#[tokio::test]
+async fn control_refuses_bad_changes_naming_the_field_and_changes_nothing() {
+    let state = AppState::with_seed(
+        Chaos {
+            error_rate: 0.25,
+            ..Chaos::default()
+        },
+        10,
+    );
+    let control = control_app(state.clone());
+    let before = get(&control, "/chaos").await.body;
+    for (body, field) in [
+        (r#"{"error_rate":1.5}"#, "error_rate"),
+        (r#"{"error_rate":"x"}"#, "error_rate"),
+        (r#"{"nope":1}"#, "nope"),
+        // Nothing is applied when one field is bad, even a valid one before it.
+        (r#"{"core_error_rate":0.5,"error_rate":-1}"#, "error_rate"),
+        (r#"{"latency_ms":60001}"#, "latency_ms"),
+        (r#"{"latency_ms":1,"nope":1}"#, "nope"),
+        ("not json", "."),
+    ] {
+        let answer = put_chaos(&control, body).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+        let json = answer.json();
+        assert_eq!(json["field"], field, "{body}");
+        assert!(
+            json["error"].as_str().unwrap().starts_with(field),
+            "{}",
+            answer.body
+        );
+        assert_eq!(get(&control, "/chaos").await.body, before, "after {body}");
+    }
+    assert_eq!(state.chaos().error_rate, 0.25);
+    assert_eq!(state.chaos().core_error_rate, 0.0);
+    assert_eq!(state.chaos().latency, Duration::ZERO);
+}
+
 #[tokio::test]
 async fn degraded_mode_skips_recommendations_and_sets_the_gauge() {
     let degraded = router(Chaos {
@@ -378,4 +618,30 @@ async fn metrics_have_the_seed_names_types_and_bounded_labels() {
         .map(|s| s.labels["le"].as_str())
         .collect();
     assert!(le.contains(&"0.3") && le.contains(&"+Inf"), "{le:?}");
+}
+
+#[tokio::test]
+async fn the_control_endpoint_serves_on_loopback_only() {
+    let state = AppState::with_seed(Chaos::default(), 12);
+    let everywhere = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let err = checkout::server::serve_control(everywhere, state.clone(), std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the chaos control endpoint serves on loopback only, not on 0.0.0.0:"),
+        "{err}"
+    );
+
+    let loopback = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(checkout::server::serve_control(loopback, state, async {
+        let _ = stopped.await;
+    }));
+    drop(stop);
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("stops when told")
+        .unwrap()
+        .unwrap();
 }

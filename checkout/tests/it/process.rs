@@ -1,5 +1,6 @@
 //! The real binary: promtool on its metrics, SIGTERM under load, SSM fallback, bad settings,
-//! and degraded mode following an SSM parameter in a moto server without a restart.
+//! the chaos control endpoint on loopback, and degraded mode following an SSM parameter in a
+//! moto server without a restart.
 
 use std::{
     future::Future,
@@ -55,6 +56,9 @@ impl Service {
             "DEGRADED_MODE_REFRESH_SECONDS",
             "LATENCY_MS",
             "ERROR_RATE",
+            "CORE_ERROR_RATE",
+            "CHAOS_CONTROL_PORT",
+            "CHAOS_SEED",
         ] {
             command.env_remove(var);
         }
@@ -422,6 +426,122 @@ async fn a_bad_knob_stops_the_start_with_a_clear_error() {
     assert!(
         log.contains("ERROR_RATE=\\\"1.5\\\": expected a number from 0.0 to 1.0"),
         "{log}"
+    );
+}
+
+/// `PUT /chaos` over loopback changes the knobs of the running binary for its next requests,
+/// without a restart; the control endpoint stops with the service.
+#[tokio::test]
+async fn chaos_control_changes_the_knobs_of_the_running_binary() {
+    let control = free_port();
+    let mut service = Service::start(&[
+        ("DEGRADED_MODE_SSM_PARAMETER", ""),
+        ("CHAOS_CONTROL_PORT", &control.to_string()),
+        ("SHUTDOWN_DELAY_MS", "0"),
+    ])
+    .await;
+    service.wait_healthy().await;
+    let pid = service.child.id().expect("running");
+    let listening = service
+        .log_lines()
+        .into_iter()
+        .find(|l| l["message"] == "chaos control listening (loopback only): GET/PUT /chaos")
+        .unwrap_or_else(|| panic!("no control line:\n{}", service.log()));
+    assert_eq!(listening["addr"], format!("127.0.0.1:{control}"));
+
+    let (status, body) = http(control, "GET", "/chaos", "").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        r#"{"latency_ms":0,"error_rate":0.0,"core_error_rate":0.0}"#
+    );
+    let checkout = || async {
+        http(service.port, "POST", "/checkout", ORDER)
+            .await
+            .unwrap()
+    };
+    assert_eq!(checkout().await.0, 200);
+
+    let (status, body) = http(control, "PUT", "/chaos", r#"{"error_rate":1.0}"#)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    for _ in 0..3 {
+        let (status, body) = checkout().await;
+        assert_eq!(status, 500, "{body}");
+        assert!(body.contains("ERROR_RATE"), "{body}");
+    }
+
+    let (status, body) = http(control, "PUT", "/chaos", r#"{"error_rate":1.5}"#)
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
+    let refused: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(refused["field"], "error_rate", "{body}");
+    assert_eq!(
+        checkout().await.0,
+        500,
+        "the refused change changed nothing"
+    );
+
+    let (status, body) = http(control, "PUT", "/chaos", r#"{"error_rate":0}"#)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(checkout().await.0, 200);
+    assert_eq!(
+        http(service.port, "GET", "/chaos", "").await.unwrap().0,
+        404,
+        "the main port never serves the control endpoint"
+    );
+    let m = Exposition::parse(&service.metrics().await);
+    assert_eq!(
+        m.value("checkout_errors_total", &[("route", "/checkout")]),
+        Some(4.0)
+    );
+
+    let changes: Vec<(f64, f64)> = service
+        .log_lines()
+        .iter()
+        .filter(|l| l["level"] == "INFO" && l["message"] == "chaos knobs changed")
+        .map(|l| {
+            (
+                l["previous_error_rate"].as_f64().unwrap(),
+                l["error_rate"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(changes, [(0.0, 1.0), (1.0, 0.0)], "one line per change");
+    assert_eq!(service.child.id(), Some(pid), "same process");
+
+    // The control endpoint stops with the service.
+    service.sigterm();
+    let status = tokio::time::timeout(Duration::from_secs(10), service.child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(status.success(), "exit {status}\n{}", service.log());
+    assert!(
+        http(control, "GET", "/chaos", "").await.is_err(),
+        "nothing listens on the control port after exit"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        service.log().contains("chaos control endpoint stopped"),
+        "{}",
+        service.log()
+    );
+}
+
+/// Without `CHAOS_CONTROL_PORT` there is no control endpoint.
+#[tokio::test]
+async fn no_control_endpoint_unless_asked() {
+    let mut service = Service::start(&[("DEGRADED_MODE_SSM_PARAMETER", "")]).await;
+    service.wait_healthy().await;
+    assert!(
+        !service.log().contains("chaos control"),
+        "{}",
+        service.log()
     );
 }
 

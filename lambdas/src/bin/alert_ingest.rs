@@ -22,8 +22,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let ingest = Ingest {
         token: TokenProvider::new(token),
+        // One retry layer: the publisher's policy (5 attempts, ~3.1 s of waiting). With the
+        // SDK's own 3 attempts under each, an outage took ~9 s, past the function's 10 s
+        // timeout before the 503 was answered (found by the loop harness, loop/).
         publisher: Publisher::new(
-            aws_sdk_eventbridge::Client::new(&config),
+            aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(&config)
+                    .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+                    .build(),
+            ),
             settings.event_bus_name.clone(),
             RetryPolicy::default(),
         ),

@@ -558,8 +558,10 @@ pub mod checkout {
         PORT = (Kind::Integer { min: 1, max: 65_535 }, Some("8080"), DEPLOY, "listen port of every endpoint, /metrics included");
         /// Chaos: latency.
         LATENCY_MS = (Kind::Millis { min: 0, max: 60_000 }, Some("0"), DEPLOY_OPTIONAL, "chaos knob: latency added to every POST /checkout");
-        /// Chaos: errors.
-        ERROR_RATE = (Kind::Ratio, Some("0.0"), DEPLOY_OPTIONAL, "chaos knob: share of POST /checkout answered with 500");
+        /// Chaos: errors in the optional work.
+        ERROR_RATE = (Kind::Ratio, Some("0.0"), DEPLOY_OPTIONAL, "chaos knob: share of POST /checkout whose optional work (recommendations) fails (500); degraded mode skips that work, so it ends these errors");
+        /// Chaos: errors in the core path.
+        CORE_ERROR_RATE = (Kind::Ratio, Some("0.0"), DEPLOY_OPTIONAL, "chaos knob: share of POST /checkout failing in the core path (500), which degraded mode cannot fix");
         /// Local override of degraded mode.
         DEGRADED_MODE = (Kind::Bool, None, Setter::LocalOnly, "degraded mode for local runs; it wins over SSM, so a deployment must never set it");
         /// The flag's parameter.
@@ -574,6 +576,8 @@ pub mod checkout {
         SHUTDOWN_TIMEOUT_MS = (Kind::Millis { min: 0, max: 300_000 }, Some("20000"), DEPLOY_OPTIONAL, "bound on waiting for in-flight requests after the delay");
         /// Seed.
         CHAOS_SEED = (Kind::Integer { min: 0, max: u64::MAX }, None, Setter::LocalOnly, "seed of the chaos random source (tests); random when unset");
+        /// Runtime control of the chaos knobs.
+        CHAOS_CONTROL_PORT = (Kind::Integer { min: 1, max: 65_535 }, None, Setter::LocalOnly, "loopback port of the chaos control endpoint (local runs and the loop harness): PUT /chaos changes the knobs while serving; a deployment never sets it");
         /// Logs.
         LOG_LEVEL = (Kind::LogLevel, Some("info"), DEPLOY_OPTIONAL, "error, warn, info, debug or trace");
         /// Region.

@@ -66,8 +66,57 @@ pub fn is_duration(s: &str) -> bool {
     digits > 0 && matches!(&s[digits..], "ms" | "s" | "m" | "h" | "d" | "w" | "y")
 }
 
+/// The seconds of a one-unit Prometheus duration (`30s`, `5m`; `ms` rounds down), `None` when
+/// it is not one.
+pub fn duration_seconds(s: &str) -> Option<u64> {
+    if !is_duration(s) {
+        return None;
+    }
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = s[..digits].parse().ok()?;
+    let unit = match &s[digits..] {
+        "ms" => return Some(n / 1000),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => 31_536_000,
+    };
+    n.checked_mul(unit)
+}
+
+/// The longest range selector of a PromQL expression (`rate(x[5m])` -> 300 s; a subquery's
+/// range counts), 0 without one.
+pub fn longest_range_seconds(expr: &str) -> u64 {
+    expr.split('[')
+        .skip(1)
+        .filter_map(|rest| rest.split(']').next())
+        .filter_map(|inside| duration_seconds(inside.split(':').next().unwrap_or_default()))
+        .max()
+        .unwrap_or(0)
+}
+
 pub mod alertmanager;
 pub mod dashboards;
 pub mod datadog;
 pub mod helm;
 pub mod runbook_page;
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_longest_windows() {
+        assert_eq!(duration_seconds("5m"), Some(300));
+        assert_eq!(duration_seconds("1500ms"), Some(1));
+        assert_eq!(duration_seconds("5"), None);
+        assert_eq!(
+            longest_range_seconds("sum(rate(a[5m])) / sum(rate(b[1h])) > 0.1"),
+            3600
+        );
+        assert_eq!(longest_range_seconds("max_over_time(x[30m:1m])"), 1800);
+        assert_eq!(longest_range_seconds("up == 0"), 0);
+    }
+}

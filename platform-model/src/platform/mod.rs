@@ -192,6 +192,7 @@ impl Platform {
                 }
             }
         }
+        problems.extend(self.deadline_problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -200,6 +201,37 @@ impl Platform {
                 message: problems.join("; "),
             })
         }
+    }
+
+    /// The runbook escalates an incident whose record is not resolved by
+    /// `pipeline.remediation_deadline_seconds` after its action. A remedied alert resolves only
+    /// once its longest range window has no bad samples left, the rule is evaluated again and
+    /// Alertmanager's next `group_interval` sends the resolution; a deadline shorter than that
+    /// escalates incidents the action fixed (the loop harness found dev's 300 s against 690 s).
+    fn deadline_problems(&self) -> Vec<String> {
+        use crate::monitoring::{EVALUATION_INTERVAL, duration_seconds, longest_range_seconds};
+        let settings = &self.settings;
+        let deadline = u64::from(settings.pipeline.remediation_deadline_seconds);
+        let evaluation = duration_seconds(EVALUATION_INTERVAL).unwrap_or(60);
+        let group_interval =
+            duration_seconds(settings.cluster.alertmanager.group_interval.as_str()).unwrap_or(0);
+        let wait = u64::from(settings.pipeline.stabilization_seconds);
+        let mut problems = Vec::new();
+        for svc in &self.services {
+            for set in svc.rule_sets().unwrap_or_default() {
+                for alert in set.alerts.iter().filter(|a| a.runbook_ref().is_some()) {
+                    let window = longest_range_seconds(alert.expr());
+                    let needed = window + evaluation + group_interval + wait;
+                    if needed > deadline {
+                        problems.push(format!(
+                            "pipeline.remediation_deadline_seconds ({deadline}) is shorter than the time {} needs to resolve once its runbook fixed it: its longest window {window} s + rule evaluation {evaluation} s + Alertmanager group_interval {group_interval} s + one stabilization wait {wait} s = {needed} s; the runbook would escalate incidents it remedied (set it to at least {needed})",
+                            alert.name()
+                        ));
+                    }
+                }
+            }
+        }
+        problems
     }
 
     /// Synthesizes every file of the environment. Pure: the caller writes the files.

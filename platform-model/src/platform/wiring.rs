@@ -946,21 +946,10 @@ pub fn check_timeouts(settings: &Settings) -> Result<(), Error> {
     }
 }
 
-/// Seconds of a one-unit Prometheus duration (`30s`, `5m`).
+/// Seconds of a one-unit Prometheus duration (`30s`, `5m`), as
+/// [`crate::monitoring::duration_seconds`] reads it.
 pub fn prom_seconds(d: &str) -> Option<i64> {
-    let digits = d.bytes().take_while(u8::is_ascii_digit).count();
-    let n: i64 = d[..digits].parse().ok()?;
-    let unit = match &d[digits..] {
-        "ms" => return Some(n / 1000),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        "y" => 31_536_000,
-        _ => return None,
-    };
-    Some(n * unit)
+    crate::monitoring::duration_seconds(d).and_then(|s| i64::try_from(s).ok())
 }
 
 fn dashboard_widgets(

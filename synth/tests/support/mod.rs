@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use platform_model::platform;
 use platform_model::settings::Settings;
@@ -119,115 +119,8 @@ impl Drop for Moto {
     }
 }
 
-/// The copy of `template` sent to moto, and what was changed for it. Each change works around a
-/// moto 5.2 defect; on AWS the original is what CloudFormation expects:
-/// - `AWS::KMS::Key` `Tags`: moto reads them as KMS API tags (`TagKey`) and fails;
-/// - `AWS::SSM::Parameter` `Tags`: CloudFormation's map of strings, moto expects a list;
-/// - `Ref` to an `AWS::Events::EventBus` yields moto's bus object, not its name: replaced by the
-///   name the bus is created with (the value `Ref` has on AWS);
-/// - `AWS::ApiGateway::DomainName` is not implemented, so the `Fn::GetAtt` of the webhook
-///   domain's alias record fails validation: the custom domain (domain, base path mapping,
-///   record) is removed from the copy. The seam test checks what the domain serves instead.
-pub fn for_moto(template: &Value) -> (Value, Vec<String>) {
-    let mut t = template.clone();
-    let mut changes = Vec::new();
-    let domain: Vec<String> = t["Resources"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| {
-            matches!(
-                r["Type"].as_str(),
-                Some(
-                    "AWS::ApiGateway::DomainName"
-                        | "AWS::ApiGateway::BasePathMapping"
-                        | "AWS::Route53::RecordSet"
-                )
-            )
-        })
-        .map(|(id, _)| id.clone())
-        .collect();
-    if !domain.is_empty() {
-        for id in &domain {
-            t["Resources"].as_object_mut().unwrap().remove(id);
-        }
-        changes.push(format!("custom domain removed: {}", domain.join(", ")));
-    }
-    let mut buses = BTreeMap::new();
-    for (id, r) in t["Resources"].as_object_mut().unwrap() {
-        let kind = r["Type"].as_str().unwrap().to_owned();
-        if matches!(kind.as_str(), "AWS::KMS::Key" | "AWS::SSM::Parameter")
-            && r["Properties"]
-                .as_object_mut()
-                .unwrap()
-                .remove("Tags")
-                .is_some()
-        {
-            changes.push(format!("{id}: Tags removed"));
-        }
-        if kind == "AWS::Events::EventBus" {
-            buses.insert(id.clone(), r["Properties"]["Name"].clone());
-        }
-    }
-    fn unref(v: &mut Value, buses: &BTreeMap<String, Value>, n: &mut usize) {
-        match v {
-            Value::Object(map) => {
-                if map.len() == 1
-                    && let Some(name) = map
-                        .get("Ref")
-                        .and_then(Value::as_str)
-                        .and_then(|r| buses.get(r))
-                {
-                    *v = name.clone();
-                    *n += 1;
-                    return;
-                }
-                map.values_mut().for_each(|x| unref(x, buses, n));
-            }
-            Value::Array(items) => items.iter_mut().for_each(|x| unref(x, buses, n)),
-            _ => {}
-        }
-    }
-    let mut n = 0;
-    unref(&mut t, &buses, &mut n);
-    if n > 0 {
-        changes.push(format!("{n} Ref(s) to the event bus replaced by its name"));
-    }
-    // moto models no EKS resource, and refuses a template whose output reads an attribute of
-    // one (`Fn::GetAtt` of an unknown type fails validation): those outputs are removed.
-    let eks: BTreeSet<String> = t["Resources"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| {
-            r["Type"]
-                .as_str()
-                .is_some_and(|k| k.starts_with("AWS::EKS::"))
-        })
-        .map(|(id, _)| id.clone())
-        .collect();
-    if let Some(outputs) = t.get_mut("Outputs").and_then(Value::as_object_mut) {
-        let gone: Vec<String> = outputs
-            .iter()
-            .filter(|(_, o)| {
-                o["Value"]["Fn::GetAtt"][0]
-                    .as_str()
-                    .is_some_and(|id| eks.contains(id))
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in &gone {
-            outputs.remove(k);
-        }
-        if !gone.is_empty() {
-            changes.push(format!(
-                "outputs reading EKS attributes removed: {}",
-                gone.join(", ")
-            ));
-        }
-    }
-    (t, changes)
-}
+#[allow(unused_imports)]
+pub use synth::emulator::for_moto;
 
 /// The `--parameters` JSON of `stack`, each value from where the manifest says: the settings,
 /// or an output of a stack deployed before (`outputs`, by stack). `bucket` replaces the assets
