@@ -57,6 +57,9 @@ struct RuntimeInner {
     rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     counter: AtomicU64,
+    /// Bumped when a process dies: a `next` long-poll of the dead process gives back what it
+    /// takes afterwards.
+    generation: AtomicU64,
 }
 
 /// The Lambda Runtime API of one function.
@@ -77,6 +80,7 @@ impl RuntimeApi {
                 rx: tokio::sync::Mutex::new(rx),
                 pending: Mutex::new(HashMap::new()),
                 counter: AtomicU64::new(0),
+                generation: AtomicU64::new(0),
             }),
         };
         let app = Router::new()
@@ -110,8 +114,14 @@ impl RuntimeApi {
         }
     }
 
+    /// How many invocations a process has taken and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.inner.pending.lock().unwrap().len()
+    }
+
     /// Fails the invocations a process had taken when it died (SIGKILL).
     pub fn fail_pending(&self, why: &str) {
+        self.inner.generation.fetch_add(1, Ordering::SeqCst);
         let pending: Vec<_> = self.inner.pending.lock().unwrap().drain().collect();
         for (_, reply) in pending {
             let _ = reply.send(Outcome::Lost(why.to_owned()));
@@ -120,13 +130,25 @@ impl RuntimeApi {
 }
 
 async fn next(State(api): State<RuntimeApi>) -> Response {
+    let generation = api.inner.generation.load(Ordering::SeqCst);
     let invocation = {
         let mut rx = api.inner.rx.lock().await;
-        rx.recv().await
+        loop {
+            match rx.recv().await {
+                // The caller gave up (its timeout): Lambda would not run it any more.
+                Some(i) if i.reply.is_closed() => continue,
+                other => break other,
+            }
+        }
     };
     let Some(invocation) = invocation else {
         return StatusCode::GONE.into_response();
     };
+    if api.inner.generation.load(Ordering::SeqCst) != generation {
+        // The poll of a process that died meanwhile: the invocation waits for the next one.
+        let _ = api.inner.tx.send(invocation);
+        return StatusCode::GONE.into_response();
+    }
     let n = api.inner.counter.fetch_add(1, Ordering::Relaxed);
     let id = format!("loop-{n:08}");
     api.inner
@@ -276,13 +298,21 @@ async fn webhook_call(
     body: Bytes,
 ) -> Response {
     let path = format!("/webhook/{source}");
-    let single: serde_json::Map<String, Value> = headers
+    // API Gateway's REST event: `headers` holds a header's last value, `multiValueHeaders` all.
+    let mut multi = serde_json::Map::new();
+    for (k, v) in &headers {
+        if let Ok(v) = v.to_str()
+            && let Some(values) = multi
+                .entry(k.as_str().to_owned())
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+        {
+            values.push(json!(v));
+        }
+    }
+    let single: serde_json::Map<String, Value> = multi
         .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), json!(v.to_str().ok()?))))
-        .collect();
-    let multi: serde_json::Map<String, Value> = single
-        .iter()
-        .map(|(k, v)| (k.clone(), json!([v])))
+        .filter_map(|(k, v)| Some((k.clone(), v.as_array()?.last()?.clone())))
         .collect();
     let text = String::from_utf8_lossy(&body).into_owned();
     let event = json!({
@@ -317,7 +347,10 @@ async fn webhook_call(
     let (status, answer, content_type) = match outcome {
         Outcome::Response(bytes) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(r) => {
-                let status = r["statusCode"].as_u64().unwrap_or(502) as u16;
+                let status = r["statusCode"]
+                    .as_u64()
+                    .and_then(|c| u16::try_from(c).ok())
+                    .unwrap_or(502);
                 let body = r["body"].as_str().unwrap_or_default().to_owned();
                 let ct = r["headers"]["content-type"]
                     .as_str()
@@ -374,6 +407,10 @@ pub struct InvokeCall {
 pub struct Faults {
     /// Every request answers 503 until then.
     pub down_until: Option<Instant>,
+    /// Armed: the first request after this is set starts an outage of this length.
+    pub down_on_next: Option<Duration>,
+    /// Every forwarded request waits this long first (invocations in flight for the kill).
+    pub delay: Option<Duration>,
     /// The next `n` requests whose `X-Amz-Target` is this answer 400 `ThrottlingException`.
     pub throttle: Option<(String, u32)>,
     /// Requests answered with a fault, by kind.
@@ -455,8 +492,15 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         && let Some(rest) = path.strip_prefix("/2015-03-31/functions/")
         && let Some(target) = rest.strip_suffix("/invocations")
     {
-        let target = target.replace("%3A", ":").replace("%3a", ":");
-        if target != *name && !target.ends_with(&format!(":function:{name}")) {
+        let target = percent_decode(target);
+        // A name, an ARN, either with a qualifier (`:$LATEST`, a version or an alias).
+        let function = target
+            .split_once(":function:")
+            .map_or(target.as_str(), |(_, f)| f)
+            .split(':')
+            .next()
+            .unwrap_or_default();
+        if function != name {
             return aws_error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
@@ -508,6 +552,11 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         .to_owned();
     {
         let mut f = state.faults.lock().unwrap();
+        if let Some(d) = f.down_on_next.take() {
+            f.down_until = Some(Instant::now() + d);
+            f.injected
+                .push((SystemTime::now(), format!("outage of {d:?} begins")));
+        }
         if f.down_until.is_some_and(|t| Instant::now() < t) {
             f.injected
                 .push((SystemTime::now(), format!("503 {target}")));
@@ -531,6 +580,10 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
             );
         }
     }
+    let delay = state.faults.lock().unwrap().delay;
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     let url = format!(
         "{}{}",
         state.upstream,
@@ -538,7 +591,7 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
     );
     let mut out = state.client.request(parts.method.clone(), url).body(body);
     for (k, v) in &parts.headers {
-        if k != "host" && k != "content-length" {
+        if !HOP_BY_HOP.contains(&k.as_str()) && k != "host" && k != "content-length" {
             out = out.header(k, v);
         }
     }
@@ -546,13 +599,16 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         Ok(answer) => {
             let status = answer.status();
             let headers = answer.headers().clone();
-            let bytes = answer.bytes().await.unwrap_or_default();
+            let Ok(bytes) = answer.bytes().await else {
+                return aws_error(
+                    StatusCode::BAD_GATEWAY,
+                    "LoopProxyError",
+                    "upstream body could not be read",
+                );
+            };
             let mut r = (status, bytes).into_response();
             for (k, v) in &headers {
-                if !matches!(
-                    k.as_str(),
-                    "content-length" | "transfer-encoding" | "connection"
-                ) {
+                if k != "content-length" && !HOP_BY_HOP.contains(&k.as_str()) {
                     r.headers_mut().append(k, v.clone());
                 }
             }
@@ -564,6 +620,40 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
             &format!("upstream: {e}"),
         ),
     }
+}
+
+/// Headers of one connection, never forwarded (RFC 9110 section 7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// `%XX` escapes decoded (a function ARN in a Lambda API path has its `:` escaped).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One request the Kubernetes API stand-in received.

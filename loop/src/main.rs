@@ -35,6 +35,9 @@ struct Cli {
     /// Use the binaries already in target/debug instead of running `cargo build` first.
     #[arg(long)]
     no_build: bool,
+    /// Give up after this many seconds (every process is stopped).
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
 }
 
 fn main() -> ExitCode {
@@ -65,7 +68,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            r = sre_loop::run(&options) => r,
+            r = tokio::time::timeout(std::time::Duration::from_secs(cli.timeout), sre_loop::run(&options)) => {
+                r.unwrap_or_else(|_| Err(anyhow::anyhow!("gave up after {} s (--timeout): every process stopped", cli.timeout)))
+            }
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted: every process stopped")),
             _ = term.recv() => Err(anyhow::anyhow!("terminated: every process stopped")),
         }

@@ -177,11 +177,21 @@ fn service_monitor(text: &str) -> Result<(String, String, String, String)> {
 impl World {
     pub async fn start(options: &Options) -> Result<World> {
         let root = options.root.canonicalize().context("the repository root")?;
+        // Only a folder an earlier run made is emptied (`--run-dir .` must not delete a tree).
+        let marker = options.run_dir.join(".sre-loop-run");
         if options.run_dir.exists() {
+            let empty = std::fs::read_dir(&options.run_dir)?.next().is_none();
+            if !empty && !marker.exists() {
+                bail!(
+                    "{} exists and was not made by sre-loop (no .sre-loop-run in it): choose another --run-dir",
+                    options.run_dir.display()
+                );
+            }
             std::fs::remove_dir_all(&options.run_dir)
                 .with_context(|| format!("empty {}", options.run_dir.display()))?;
         }
         std::fs::create_dir_all(&options.run_dir)?;
+        std::fs::write(&marker, "made by sre-loop; emptied by its next run\n")?;
         // Absolute: Alertmanager reads its token file relative to its configuration's folder.
         let run = &options.run_dir.canonicalize()?;
         let logs = run.join("logs");
