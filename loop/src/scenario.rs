@@ -158,6 +158,40 @@ async fn poll_table(
     }
 }
 
+/// Up to ten messages of `queue` (a one-second long poll), with their `SentTimestamp`; none
+/// after an error (a short pause first).
+async fn receive(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    match sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
+        )
+        .send()
+        .await
+    {
+        Ok(got) => got.messages.unwrap_or_default(),
+        Err(_) => {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Vec::new()
+        }
+    }
+}
+
+/// Deletes a handled message.
+async fn delete(sqs: &aws_sdk_sqs::Client, queue: &str, m: &aws_sdk_sqs::types::Message) {
+    if let Some(h) = m.receipt_handle() {
+        let _ = sqs
+            .delete_message()
+            .queue_url(queue)
+            .receipt_handle(h)
+            .send()
+            .await;
+    }
+}
+
 /// Delivers what a rule's stand-in queue receives to the target moto cannot deliver to.
 async fn pump(
     world_aws: aws_config::SdkConfig,
@@ -170,21 +204,7 @@ async fn pump(
     let sfn = aws_sdk_sfn::Client::new(&world_aws);
     let sns = aws_sdk_sns::Client::new(&world_aws);
     while !stop.load(Ordering::Relaxed) {
-        let Ok(got) = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(
-                aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
-            )
-            .send()
-            .await
-        else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        };
-        for m in got.messages() {
+        for m in receive(&sqs, &queue).await {
             let body = m.body().unwrap_or_default().to_owned();
             let event: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             let sent = m
@@ -253,14 +273,7 @@ async fn pump(
             };
             match delivered {
                 Ok(()) => {
-                    if let Some(h) = m.receipt_handle() {
-                        let _ = sqs
-                            .delete_message()
-                            .queue_url(&queue)
-                            .receipt_handle(h)
-                            .send()
-                            .await;
-                    }
+                    delete(&sqs, &queue, &m).await;
                 }
                 Err(e) => obs.lock().unwrap().pump_errors.push(e),
             }
@@ -276,18 +289,7 @@ async fn read_notifications(
 ) {
     let sqs = aws_sdk_sqs::Client::new(&aws);
     while !stop.load(Ordering::Relaxed) {
-        let Ok(got) = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-        else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        };
-        for m in got.messages() {
+        for m in receive(&sqs, &queue).await {
             let envelope: Value =
                 serde_json::from_str(m.body().unwrap_or_default()).unwrap_or(Value::Null);
             let message = envelope["Message"]
@@ -299,14 +301,7 @@ async fn read_notifications(
                 envelope["Subject"].as_str().unwrap_or_default().to_owned(),
                 message,
             ));
-            if let Some(h) = m.receipt_handle() {
-                let _ = sqs
-                    .delete_message()
-                    .queue_url(&queue)
-                    .receipt_handle(h)
-                    .send()
-                    .await;
-            }
+            delete(&sqs, &queue, &m).await;
         }
     }
 }

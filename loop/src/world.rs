@@ -10,6 +10,8 @@ use aws_config::SdkConfig;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+use platform_contract::runtime::{Var, alert_ingest, checkout, runbook_action};
+
 use crate::Options;
 use crate::fronts::{self, KubeCall, Proxy, RuntimeApi, WebhookLog};
 use crate::procs::{self, Proc, free_port, wait_listening};
@@ -664,14 +666,15 @@ impl World {
         let mut ingest_cmd: Vec<(String, String)> = ingest_vars.into_iter().collect();
         ingest_cmd.sort();
         // moto leaves out a variable whose Ref names a resource it skipped.
-        ingest_cmd.retain(|(k, _)| k != "WEBHOOK_TOKEN_SECRET_ARN");
+        let secret_var = alert_ingest::WEBHOOK_TOKEN_SECRET_ARN.name;
+        ingest_cmd.retain(|(k, _)| k != secret_var);
         change(
             &mut changes,
             format!(
                 "{ingest_name}: WEBHOOK_TOKEN_SECRET_ARN -> {secret_arn} (the secret the harness made; moto drops the variable its Ref resolves to)"
             ),
         );
-        ingest_cmd.push(("WEBHOOK_TOKEN_SECRET_ARN".into(), secret_arn.clone()));
+        ingest_cmd.push((secret_var.into(), secret_arn.clone()));
         ingest_cmd.extend(runtime_vars(&ingest_name, ingest_memory));
         ingest_cmd.extend([
             ("AWS_LAMBDA_RUNTIME_API".into(), ingest_api_addr.to_string()),
@@ -690,13 +693,10 @@ impl World {
         let (kube_addr, kube_log) = fronts::kube().await?;
         let mut runbook_env: Vec<(String, String)> = runbook_vars.into_iter().collect();
         runbook_env.sort();
-        let rate_limit = runbook_env
-            .iter()
-            .find(|(k, _)| k == "RATE_LIMIT_SECONDS")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| "600".into());
-        let scaled_limit = (rate_limit.parse::<u64>().unwrap_or(600) / u64::from(factor)).max(1);
-        runbook_env.retain(|(k, _)| k != "RATE_LIMIT_SECONDS");
+        let limit_var = &runbook_action::RATE_LIMIT_SECONDS;
+        let rate_limit = seconds(limit_var, &runbook_env)?;
+        let scaled_limit = (rate_limit / u64::from(factor)).max(1);
+        runbook_env.retain(|(k, _)| k != limit_var.name);
         change(
             &mut changes,
             format!("{runbook_name}: RATE_LIMIT_SECONDS {rate_limit} -> {scaled_limit}"),
@@ -717,8 +717,11 @@ impl World {
         emulated.push(format!("the Kubernetes API: a loopback stand-in on {kube_addr} that records each request and answers 404 (no API server here)"));
         emulated.push("API Gateway -> alert_ingest: a loopback front builds the REST API's proxy event (authorization NONE, the bearer token checked by the function as deployed); the API's request model validation is not applied (alert_ingest validates the body itself)".into());
         runbook_env.extend([
-            ("RATE_LIMIT_SECONDS".into(), scaled_limit.to_string()),
-            ("EKS_CLUSTER_ENDPOINT".into(), format!("http://{kube_addr}")),
+            (limit_var.name.into(), scaled_limit.to_string()),
+            (
+                runbook_action::EKS_CLUSTER_ENDPOINT.name.into(),
+                format!("http://{kube_addr}"),
+            ),
             (
                 "AWS_LAMBDA_RUNTIME_API".into(),
                 runbook_api_addr.to_string(),
@@ -761,30 +764,32 @@ impl World {
         let mut checkout_env = deployment_env(&k8s, "checkout")?;
         let port = free_port()?;
         let chaos_port = free_port()?;
-        for (k, v) in &mut checkout_env {
-            match k.as_str() {
-                "PORT" => {
-                    change(&mut changes, format!("checkout: PORT {v} -> {port}"));
-                    *v = port.to_string();
-                }
-                "DEGRADED_MODE_REFRESH_SECONDS" => {
-                    let new = (v.parse::<u64>().unwrap_or(15) / u64::from(factor)).max(1);
-                    change(
-                        &mut changes,
-                        format!("checkout: DEGRADED_MODE_REFRESH_SECONDS {v} -> {new}"),
-                    );
-                    *v = new.to_string();
-                }
-                _ => {}
-            }
-        }
+        let refresh_var = &checkout::DEGRADED_MODE_REFRESH_SECONDS;
+        let refresh = seconds(refresh_var, &checkout_env)?;
+        let scaled_refresh = (refresh / u64::from(factor)).max(1);
+        checkout_env.retain(|(k, _)| k != checkout::PORT.name && k != refresh_var.name);
+        change(&mut changes, format!("checkout: PORT -> {port}"));
+        change(
+            &mut changes,
+            format!(
+                "checkout: {} {refresh} -> {scaled_refresh}",
+                refresh_var.name
+            ),
+        );
+        checkout_env.extend([
+            (checkout::PORT.name.into(), port.to_string()),
+            (refresh_var.name.into(), scaled_refresh.to_string()),
+        ]);
         change(
             &mut changes,
             format!(
                 "checkout: CHAOS_CONTROL_PORT={chaos_port} added (local only: the harness turns the chaos knobs with it)"
             ),
         );
-        checkout_env.push(("CHAOS_CONTROL_PORT".into(), chaos_port.to_string()));
+        checkout_env.push((
+            checkout::CHAOS_CONTROL_PORT.name.into(),
+            chaos_port.to_string(),
+        ));
         let mut cmd = Command::new(bin.join("checkout"));
         aws_env(&mut cmd, &moto_url, &region);
         cmd.envs(checkout_env.iter().cloned());
@@ -963,6 +968,14 @@ impl World {
             let _ = p.stop().await;
         }
     }
+}
+
+/// `var` in `env` (or its contract default), in seconds; the contract's message when invalid.
+fn seconds(var: &Var, env: &[(String, String)]) -> Result<u64> {
+    let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    var.duration(&lookup)?
+        .map(|d| d.as_secs())
+        .with_context(|| format!("{} is unset and has no default", var.name))
 }
 
 /// The variables Lambda sets for every function (the runtime client reads them).

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 mod support;
 
-use support::{Moto, REGION, for_moto, parameters, workspace_root};
+use support::{Moto, REGION, create_pipeline_stack, for_moto, parameters, workspace_root};
 
 const BUCKET: &str = "deploy-test-assets";
 
@@ -161,57 +161,7 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
     );
 
     let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let template_file = dir.path().join("sre-pipeline.template.json");
-    std::fs::write(&template_file, serde_json::to_string(&sent).unwrap()).unwrap();
-    // moto does not run Lambda code: a placeholder zip stands in for lambdas/build.sh's output,
-    // uploaded under the key the template names (as the README's deploy steps do).
-    let zip = dir.path().join("bootstrap.zip");
-    std::fs::write(&zip, b"placeholder: moto does not run functions").unwrap();
-    moto.aws(&[
-        "s3api",
-        "create-bucket",
-        "--bucket",
-        BUCKET,
-        "--create-bucket-configuration",
-        &format!("LocationConstraint={REGION}"),
-    ]);
-    let put = |file: &Path, key: &str| {
-        moto.aws(&[
-            "s3api",
-            "put-object",
-            "--bucket",
-            BUCKET,
-            "--key",
-            key,
-            "--body",
-            file.to_str().unwrap(),
-        ]);
-    };
-    for asset in [&assets.alert_ingest, &assets.runbook_action] {
-        put(&zip, &asset.key(settings.pipeline.lambda_architecture));
-    }
-    // The body is over CloudFormation's 51,200-byte inline limit: deploy from the bucket.
-    put(&template_file, "templates/sre-pipeline.template.json");
-    moto.aws(&[
-        "cloudformation",
-        "create-stack",
-        "--stack-name",
-        "sre-pipeline",
-        "--template-url",
-        &format!("https://{BUCKET}.s3.amazonaws.com/templates/sre-pipeline.template.json"),
-        "--capabilities",
-        "CAPABILITY_NAMED_IAM",
-        "--parameters",
-        &parameters(&settings, "sre-pipeline", &BTreeMap::new(), Some(BUCKET)),
-    ]);
-    let stack = &moto.aws(&[
-        "cloudformation",
-        "describe-stacks",
-        "--stack-name",
-        "sre-pipeline",
-    ])["Stacks"][0];
-    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE", "{stack:#}");
+    let stack = &create_pipeline_stack(&moto, &settings, &assets, &sent, BUCKET);
 
     // Which resources moto created, and which types it skipped.
     let listed = moto.aws(&[

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{Moto, REGION, for_moto, parameters, workspace_root};
+use support::{Moto, REGION, create_pipeline_stack, for_moto, workspace_root};
 
 const BUCKET: &str = "ops-test-assets";
 
@@ -49,54 +49,7 @@ fn deploy(moto: &Moto, settings: &Settings) -> BTreeMap<String, String> {
         })
         .unwrap();
     let (sent, _) = for_moto(&serde_json::from_str(&pipeline.contents).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("t.json");
-    std::fs::write(&file, serde_json::to_string(&sent).unwrap()).unwrap();
-    let zip = dir.path().join("z.zip");
-    std::fs::write(&zip, b"placeholder").unwrap();
-    moto.aws(&[
-        "s3api",
-        "create-bucket",
-        "--bucket",
-        BUCKET,
-        "--create-bucket-configuration",
-        &format!("LocationConstraint={REGION}"),
-    ]);
-    let put = |path: &std::path::Path, key: &str| {
-        moto.aws(&[
-            "s3api",
-            "put-object",
-            "--bucket",
-            BUCKET,
-            "--key",
-            key,
-            "--body",
-            path.to_str().unwrap(),
-        ]);
-    };
-    for asset in [&assets.alert_ingest, &assets.runbook_action] {
-        put(&zip, &asset.key(settings.pipeline.lambda_architecture));
-    }
-    put(&file, "templates/sre-pipeline.json");
-    moto.aws(&[
-        "cloudformation",
-        "create-stack",
-        "--stack-name",
-        "sre-pipeline",
-        "--template-url",
-        &format!("https://{BUCKET}.s3.amazonaws.com/templates/sre-pipeline.json"),
-        "--capabilities",
-        "CAPABILITY_NAMED_IAM",
-        "--parameters",
-        &parameters(settings, "sre-pipeline", &BTreeMap::new(), Some(BUCKET)),
-    ]);
-    let stack = &moto.aws(&[
-        "cloudformation",
-        "describe-stacks",
-        "--stack-name",
-        "sre-pipeline",
-    ])["Stacks"][0];
-    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE");
+    let stack = create_pipeline_stack(moto, settings, &assets, &sent, BUCKET);
     stack["Outputs"]
         .as_array()
         .unwrap()

@@ -153,3 +153,67 @@ pub fn parameters(
         .collect();
     serde_json::to_string(&list).unwrap()
 }
+
+/// Creates the pipeline stack from `sent` (the template moto gets) with the AWS CLI, as the
+/// README's deploy steps do: `bucket` made, a placeholder zip under each function's asset key
+/// (moto does not run Lambda code), the template uploaded (it is over CloudFormation's
+/// 51,200-byte inline limit), `create-stack` from the bucket. Returns the stack as
+/// `describe-stacks` shows it, after checking `CREATE_COMPLETE`.
+pub fn create_pipeline_stack(
+    moto: &Moto,
+    settings: &Settings,
+    assets: &platform::Assets,
+    sent: &Value,
+    bucket: &str,
+) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let template_file = dir.path().join("sre-pipeline.template.json");
+    std::fs::write(&template_file, serde_json::to_string(sent).unwrap()).unwrap();
+    let zip = dir.path().join("bootstrap.zip");
+    std::fs::write(&zip, b"placeholder: moto does not run functions").unwrap();
+    moto.aws(&[
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        bucket,
+        "--create-bucket-configuration",
+        &format!("LocationConstraint={REGION}"),
+    ]);
+    let put = |file: &Path, key: &str| {
+        moto.aws(&[
+            "s3api",
+            "put-object",
+            "--bucket",
+            bucket,
+            "--key",
+            key,
+            "--body",
+            file.to_str().unwrap(),
+        ]);
+    };
+    for asset in [&assets.alert_ingest, &assets.runbook_action] {
+        put(&zip, &asset.key(settings.pipeline.lambda_architecture));
+    }
+    put(&template_file, "templates/sre-pipeline.template.json");
+    moto.aws(&[
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        "sre-pipeline",
+        "--template-url",
+        &format!("https://{bucket}.s3.amazonaws.com/templates/sre-pipeline.template.json"),
+        "--capabilities",
+        "CAPABILITY_NAMED_IAM",
+        "--parameters",
+        &parameters(settings, "sre-pipeline", &BTreeMap::new(), Some(bucket)),
+    ]);
+    let stack = moto.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        "sre-pipeline",
+    ])["Stacks"][0]
+        .clone();
+    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE", "{stack:#}");
+    stack
+}
