@@ -28,6 +28,10 @@ machine. The Runtime API stand-in serves these invocations on
                   3. `POST` with the right token and a one-alert Alertmanager webhook -> 202,
                      and the stand-in's EventBridge PutEvents got the event for EVENT_BUS_NAME
   runbook_action  1. a dry-run `restart_deployment` ActionRequest -> outcome `dry_run`
+  approval        1. API Gateway proxy event `GET /approvals/{incident_id}` with a malformed
+                     token -> statusCode 400, after the signing key is read from the stand-in's
+                     Secrets Manager
+                  2. `POST` of the form with a forged token -> 403
 
 Every AWS request must be SigV4-signed with the dummy key.
 The process is started and stopped by its PID (SIGTERM, then SIGKILL after 5 s), the whole run
@@ -120,6 +124,20 @@ def calls_to(target: str, at_least: int = 1):
     return check
 
 
+def approval_event(method: str, query, body) -> dict:
+    return {
+        "resource": "/approvals/{incident_id}",
+        "path": "/approvals/inc-smoke",
+        "httpMethod": method,
+        "headers": {"content-type": "application/x-www-form-urlencoded"} if body else {},
+        "queryStringParameters": query,
+        "pathParameters": {"incident_id": "inc-smoke"},
+        "requestContext": {"identity": {"sourceIp": "127.0.0.1"}, "httpMethod": method},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
 def events_put_on_bus(calls: list, env: dict):
     bus = env.get("EVENT_BUS_NAME")
     entries = [e for c in calls if c["target"] == "AWSEvents.PutEvents" for e in c["body"].get("Entries", [])]
@@ -159,6 +177,20 @@ SCENARIOS = {
              outcome_is("dry_run")),
         ],
         "aws": [],
+    },
+    "approval": {
+        "env": {"INCIDENTS_TABLE": "sre-smoke-incidents",
+                "SIGNING_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sre-smoke-key",
+                "NOTIFICATIONS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:sre-smoke",
+                "EVENT_BUS_NAME": "sre-smoke-events", "PUBLIC_URL": "https://alerts.smoke.example"},
+        "invocations": [
+            ("GET, malformed token -> 400 (the key read from Secrets Manager)",
+             approval_event("GET", {"token": "garbage"}, None), status_is(400)),
+            ("POST, forged token -> 403",
+             approval_event("POST", None, "token=eyJpIjoiaW5jLXNtb2tlIn0.c2lnbmF0dXJl&by=smoke"),
+             status_is(403)),
+        ],
+        "aws": [("the signing key read from Secrets Manager", calls_to("secretsmanager.GetSecretValue"))],
     },
 }
 

@@ -4,7 +4,8 @@
 //! |---|---|---|
 //! | [`ingest`] | `alert_ingest` | Alertmanager / Datadog webhooks -> `incident.created` / `incident.resolved` on the bus |
 //! | [`runbook`] | `runbook_action` | an [`ActionRequest`](platform_contract::runbook::ActionRequest) from the state machine -> a change in the EKS cluster |
-//! | [`mod@env`] | both | configuration from environment variables |
+//! | [`approval`] | `approval` | the runbook's approval request -> links to people; a link -> `SendTaskSuccess` / `SendTaskFailure` |
+//! | [`mod@env`] | all | configuration from environment variables |
 //!
 //! Handlers are plain async functions taking the event and their dependencies; the binaries in
 //! `src/bin/` only wire them to the Lambda runtime. The wire types are the shared contract in
@@ -16,6 +17,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod approval;
 pub mod env;
 pub mod ingest;
 pub mod runbook;

@@ -109,6 +109,9 @@ pub struct Workload {
     /// The autoscaler's maximum; also the bound of `scale_deployment` and of the admission
     /// policy for this Deployment.
     pub max_replicas: u32,
+    /// Replicas `scale_deployment` may set without a human: aiming higher waits for an
+    /// approval (`None`: up to `max_replicas` runs alone).
+    pub approval_above_replicas: Option<u32>,
     /// Environment variables of the container, in order.
     pub env: Vec<(String, String)>,
     /// Requests.
@@ -136,6 +139,7 @@ impl Workload {
             port: DEFAULT_PORT,
             replicas,
             max_replicas,
+            approval_above_replicas: None,
             env: Vec::new(),
             requests: Resources {
                 cpu: "100m".into(),
@@ -155,6 +159,12 @@ impl Workload {
     /// Declares that the image's repository (named for the reader) keeps its tags immutable.
     pub fn immutable_tags_in(mut self, repository: impl Into<String>) -> Workload {
         self.immutable_tags_in = Some(repository.into());
+        self
+    }
+
+    /// Scaling above `replicas` waits for a human's approval.
+    pub fn approval_above_replicas(mut self, replicas: u32) -> Workload {
+        self.approval_above_replicas = Some(replicas);
         self
     }
 
@@ -185,6 +195,9 @@ pub struct ActionBounds {
     pub max_replicas: Option<u32>,
     /// `enable_degraded_mode`: the parameter it sets.
     pub degraded_mode_parameter: Option<String>,
+    /// `scale_deployment`: replicas it may set without a human's approval (`None`: up to
+    /// `max_replicas`).
+    pub approval_above_replicas: Option<u32>,
 }
 
 /// One service on the platform. See the [module docs](self).
@@ -357,6 +370,9 @@ impl Service {
             degraded_mode_parameter: (action == Action::EnableDegradedMode)
                 .then(|| self.degraded_mode_parameter())
                 .flatten(),
+            approval_above_replicas: (action == Action::ScaleDeployment)
+                .then_some(self.workload.approval_above_replicas)
+                .flatten(),
         })
     }
 
@@ -403,6 +419,14 @@ impl Service {
             problems.push(format!(
                 "workload.max_replicas ({}) is below workload.replicas ({})",
                 w.max_replicas, w.replicas
+            ));
+        }
+        if let Some(bound) = w.approval_above_replicas
+            && !(w.replicas..w.max_replicas).contains(&bound)
+        {
+            problems.push(format!(
+                "workload.approval_above_replicas ({bound}) must be from workload.replicas ({}) to below workload.max_replicas ({}): scaling up to it runs alone, above it waits for a human",
+                w.replicas, w.max_replicas
             ));
         }
         if w.image.trim().is_empty() || w.image.contains(char::is_whitespace) {

@@ -183,6 +183,8 @@ pub struct PipelineSettings {
     pub ingest: FunctionSettings,
     /// The runbook_action function.
     pub runbook_action: FunctionSettings,
+    /// Human approval of gated actions.
+    pub approval: ApprovalSettings,
     /// Burst limit of the webhook API's stage (requests); its rate limit is 1000 rps.
     #[schemars(range(min = 1, max = 5000))]
     pub api_burst_limit: u32,
@@ -206,6 +208,18 @@ pub struct PipelineSettings {
     /// The webhook API's custom domain: its URL is known at synth time, so the Alertmanager
     /// configuration and the Datadog webhook name it.
     pub webhook_domain: WebhookDomain,
+}
+
+/// Human approval of gated actions (`drain_node`, scaling above a service's bound).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSettings {
+    /// Seconds a gated action waits for a human's approve / deny before the runbook escalates;
+    /// the links expire with it (60-86400).
+    #[schemars(range(min = 60, max = 86_400))]
+    pub deadline_seconds: u32,
+    /// The `approval` function (sends the links, answers them).
+    pub function: FunctionSettings,
 }
 
 /// The webhook API's custom domain name.
@@ -296,6 +310,11 @@ pub struct CheckoutSettings {
     /// The autoscaler's maximum, and the bound of the `scale_deployment` runbook (1-100).
     #[schemars(range(min = 1, max = 100))]
     pub max_replicas: u32,
+    /// Replicas the `scale_deployment` runbook may set without a human: aiming above them
+    /// waits for an approval (from `replicas` to below `max_replicas`; unset: never asks).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub approval_above_replicas: Option<u32>,
     /// Chaos knob: latency added to every request, in milliseconds (`LATENCY_MS`).
     pub latency_ms: u32,
     /// Chaos knob: share of requests answered with 500, 0.0-1.0 (`ERROR_RATE`).

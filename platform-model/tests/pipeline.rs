@@ -5,7 +5,7 @@ use platform_model::cfn::Template;
 use platform_model::platform::{Assets, pipeline_stack};
 
 fn assets() -> Assets {
-    Assets::new(&"a".repeat(64), &"b".repeat(64))
+    Assets::new(&"a".repeat(64), &"b".repeat(64), &"c".repeat(64))
 }
 use platform_model::resources::sqs::Queue;
 use platform_model::settings::{Environment, Settings};
@@ -563,7 +563,35 @@ fn the_webhook_api_validates_bodies_against_the_payload_types() {
         .unwrap()
         .1;
     assert!(am["Properties"]["Schema"]["properties"]["alerts"].is_object());
-    for (id, m) in of_type(&t, "AWS::ApiGateway::Method") {
+    let methods = of_type(&t, "AWS::ApiGateway::Method");
+    // The approval links: GET shows, POST decides, both proxied to the approval function,
+    // which checks each request's signed token (no body model: a query string and a form).
+    let approvals: Vec<_> = methods
+        .iter()
+        .filter(|(id, _)| id.contains("Approvals"))
+        .collect();
+    let verbs: Vec<_> = approvals
+        .iter()
+        .map(|(_, m)| m["Properties"]["HttpMethod"].as_str().unwrap())
+        .collect();
+    assert_eq!(verbs, ["GET", "POST"]);
+    for (id, m) in &approvals {
+        let uri = m["Properties"]["Integration"]["Uri"].to_string();
+        assert!(uri.contains("ApprovalFunction"), "{id}: {uri}");
+        assert_eq!(m["Properties"]["Integration"]["Type"], "AWS_PROXY", "{id}");
+        assert_eq!(
+            m["Metadata"]["checkov"]["skip"][0]["id"], "CKV_AWS_59",
+            "{id}"
+        );
+    }
+    let permission = &t["Resources"]["ApprovalInvokePermission"]["Properties"];
+    assert!(
+        permission["SourceArn"]
+            .to_string()
+            .contains("/v1/*/approvals/*"),
+        "{permission}"
+    );
+    for (id, m) in methods.iter().filter(|(id, _)| !id.contains("Approvals")) {
         assert_eq!(m["Properties"]["HttpMethod"], "POST", "{id}");
         assert_eq!(m["Properties"]["Integration"]["Type"], "AWS_PROXY", "{id}");
         // One auth model: the bearer token alert_ingest checks. No API key, which no sender
@@ -747,6 +775,7 @@ fn changing_a_model_changes_the_deployment() {
                     model_name: "X".into(),
                     model_schema: schema,
                 }],
+                links: vec![],
                 integration_timeout_ms: 29_000,
                 domain: CustomDomain {
                     name: "alerts.example.com".into(),
@@ -789,7 +818,8 @@ fn only_the_platform_publishes_and_its_key_encrypts_bus_archive_and_runbook() {
         st["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
         json!([
             {"Fn::GetAtt": ["AlertIngestRole", "Arn"]},
-            {"Fn::GetAtt": ["RunbookRole", "Arn"]}
+            {"Fn::GetAtt": ["RunbookRole", "Arn"]},
+            {"Fn::GetAtt": ["ApprovalRole", "Arn"]}
         ])
     );
     for kind in ["AWS::Events::EventBus", "AWS::Events::Archive"] {
@@ -823,18 +853,84 @@ fn only_the_platform_publishes_and_its_key_encrypts_bus_archive_and_runbook() {
     );
 }
 
-/// The escalation publishes a small projection of the incident, never the execution state.
+/// The field names of a contract type (its JSON Schema's properties).
+fn contract_fields<T: schemars::JsonSchema>() -> Vec<String> {
+    let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap();
+    let mut fields: Vec<String> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    fields.sort();
+    fields
+}
+
+/// The field names a state builds (`Parameters` or `Payload`, `.$` stripped).
+fn built_fields(params: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = params
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.trim_end_matches(".$").to_owned())
+        .collect();
+    fields.sort();
+    fields
+}
+
+/// What the runbook builds for others to read is exactly a contract type: the escalation (a
+/// small projection of the incident, never the execution state), the approval request and the
+/// expired approval's event.
 #[test]
-fn the_escalation_publishes_a_projection() {
+fn the_runbook_builds_contract_payloads() {
+    use platform_model::contract::approval::{ApprovalDecided, ApprovalRequest};
+    use platform_model::contract::events::IncidentEscalated;
     let (_, t) = stack(Environment::Prod);
     let machine = one(&t, "AWS::StepFunctions::StateMachine");
-    let notify = &machine["Properties"]["Definition"]["States"]["NotifyEscalation"];
-    let params = &notify["Parameters"];
-    assert!(params.get("Message.$").is_none(), "{params}");
-    let detail = &params["Message"]["detail"];
-    assert_eq!(detail["severity.$"], "$.detail.severity");
-    assert_eq!(detail["incident_id.$"], "$.detail.incident_id");
-    assert!(!params.to_string().contains("labels"), "{params}");
+    let states = &machine["Properties"]["Definition"]["States"];
+    let projection = &states["ProjectEscalation"]["Parameters"];
+    assert_eq!(
+        built_fields(projection),
+        contract_fields::<IncidentEscalated>()
+    );
+    assert_eq!(projection["severity.$"], "$.detail.severity");
+    assert!(!projection.to_string().contains("labels"), "{projection}");
+    let notify = &states["NotifyEscalation"];
+    assert_eq!(notify["Resource"], "arn:aws:states:::events:putEvents");
+    assert_eq!(
+        notify["Parameters"]["Entries"][0]["DetailType"],
+        "incident.escalated"
+    );
+    assert_eq!(
+        notify["Parameters"]["Entries"][0]["Detail.$"],
+        "$.escalation"
+    );
+
+    let ask = &states["RequestApproval"];
+    assert_eq!(
+        ask["Resource"],
+        "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    );
+    assert_eq!(
+        built_fields(&ask["Parameters"]["Payload"]),
+        contract_fields::<ApprovalRequest>()
+    );
+    assert_eq!(
+        ask["Parameters"]["Payload"]["task_token.$"],
+        "$$.Task.Token"
+    );
+    // The wait is the settings' deadline, and its timeout records the expiry.
+    assert_eq!(ask["TimeoutSeconds"], 900);
+    assert_eq!(ask["Parameters"]["Payload"]["timeout_seconds"], 900);
+    assert_eq!(ask["Catch"][0]["ErrorEquals"], json!(["States.Timeout"]));
+    assert_eq!(ask["Catch"][0]["Next"], "RecordApprovalExpired");
+    assert_eq!(ask["Catch"][1]["Next"], "Escalate");
+    assert_eq!(ask["ResultPath"], "$.request.approved_by");
+    assert_eq!(ask["Next"], "InvokeRunbookAction");
+    assert_eq!(
+        built_fields(&states["ProjectApprovalExpired"]["Parameters"]),
+        contract_fields::<ApprovalDecided>()
+    );
 }
 
 /// The remediation metrics are counted by metric filters on the audit log (the contract's

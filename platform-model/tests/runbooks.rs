@@ -8,7 +8,11 @@ fn pages(env: Environment) -> (Settings, Vec<(String, String)>) {
     let settings = Settings::embedded(env).unwrap();
     let files = Platform::standard(settings.clone())
         .unwrap()
-        .synthesize(&Assets::new(&"a".repeat(64), &"b".repeat(64)))
+        .synthesize(&Assets::new(
+            &"a".repeat(64),
+            &"b".repeat(64),
+            &"c".repeat(64),
+        ))
         .unwrap();
     let pages = files
         .into_iter()

@@ -9,7 +9,7 @@ use platform_model::settings::{Environment, NetworkSettings, Settings};
 use serde_json::{Value, json};
 
 fn assets() -> Assets {
-    Assets::new(&"a".repeat(64), &"b".repeat(64))
+    Assets::new(&"a".repeat(64), &"b".repeat(64), &"c".repeat(64))
 }
 
 /// Every template of `settings`' environment, by stack name, and the deploy order.

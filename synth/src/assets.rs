@@ -54,7 +54,7 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<
     Ok(())
 }
 
-/// Sources both functions are built from (files or directories, relative to the root).
+/// Sources every function is built from (files or directories, relative to the root).
 const SHARED: [&str; 5] = [
     "lambdas/Cargo.toml",
     "lambdas/src/lib.rs",
@@ -66,6 +66,7 @@ const SHARED: [&str; 5] = [
 /// Each function's own sources: its module and its `bin/` file.
 const ALERT_INGEST: [&str; 2] = ["lambdas/src/ingest", "lambdas/src/bin/alert_ingest.rs"];
 const RUNBOOK_ACTION: [&str; 2] = ["lambdas/src/runbook", "lambdas/src/bin/runbook_action.rs"];
+const APPROVAL: [&str; 2] = ["lambdas/src/approval", "lambdas/src/bin/approval.rs"];
 
 /// The SHA-256 over `paths` (files, or directories walked recursively), in path order.
 fn hash(root: &Path, paths: &[&str]) -> Result<String> {
@@ -101,7 +102,11 @@ pub fn compute(root: &Path) -> Result<Assets> {
         paths.extend(own);
         hash(root, &paths)
     };
-    Ok(Assets::new(&of(ALERT_INGEST)?, &of(RUNBOOK_ACTION)?))
+    Ok(Assets::new(
+        &of(ALERT_INGEST)?,
+        &of(RUNBOOK_ACTION)?,
+        &of(APPROVAL)?,
+    ))
 }
 
 #[cfg(test)]
@@ -124,6 +129,8 @@ mod tests {
             "lambdas/src/runbook/mod.rs",
             "lambdas/src/bin/alert_ingest.rs",
             "lambdas/src/bin/runbook_action.rs",
+            "lambdas/src/approval/mod.rs",
+            "lambdas/src/bin/approval.rs",
             "lambdas/tests/it/main.rs",
             "lambdas/README.md",
             "platform-model/contract/Cargo.toml",

@@ -282,7 +282,8 @@ fn expected_files(
                 sha256: crate::sha256_hex(a.contents.as_bytes()),
             })
             .collect(),
-        assets: [&assets.alert_ingest, &assets.runbook_action]
+        assets: assets
+            .all()
             .into_iter()
             .map(|a| ManifestAsset {
                 function: &a.name,

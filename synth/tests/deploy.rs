@@ -96,9 +96,17 @@ fn execute(moto: &Moto, machine: &str, name: &str, event: &Value) -> (String, Ve
         "--execution-arn",
         &arn,
     ]);
-    let entered = history["events"]
-        .as_array()
-        .unwrap()
+    let events = history["events"].as_array().unwrap();
+    if status != "SUCCEEDED" {
+        // What failed, for the assertion's reader.
+        for e in events {
+            let kind = e["type"].as_str().unwrap_or_default();
+            if kind.ends_with("Failed") || kind.ends_with("TimedOut") {
+                eprintln!("{name}: {e}");
+            }
+        }
+    }
+    let entered = events
         .iter()
         .filter_map(|e| e["stateEnteredEventDetails"]["name"].as_str())
         .map(str::to_owned)
@@ -439,7 +447,44 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
     );
     assert_eq!(states.last().unwrap(), "AlreadyResolved", "{states:?}");
 
-    // A critical incident without a runbook is escalated (status, SNS publish).
+    // moto's EventBridge delivers to SQS, not SNS: the rules' topic targets are pointed at a
+    // queue (same target ids), where the notifications are read back.
+    let queue_url = moto.aws(&["sqs", "create-queue", "--queue-name", "notified"])["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue_arn = format!("arn:aws:sqs:{}:123456789012:notified", REGION);
+    let rules = moto.aws(&["events", "list-rules", "--event-bus-name", bus]);
+    for rule in rules["Rules"].as_array().unwrap() {
+        let name = rule["Name"].as_str().unwrap();
+        let targets = moto.aws(&[
+            "events",
+            "list-targets-by-rule",
+            "--rule",
+            name,
+            "--event-bus-name",
+            bus,
+        ]);
+        for target in targets["Targets"].as_array().unwrap() {
+            if target["Arn"].as_str().unwrap().contains(":sns:") {
+                let mut to_queue = target.clone();
+                to_queue["Arn"] = queue_arn.clone().into();
+                moto.aws(&[
+                    "events",
+                    "put-targets",
+                    "--rule",
+                    name,
+                    "--event-bus-name",
+                    bus,
+                    "--targets",
+                    &serde_json::json!([to_queue]).to_string(),
+                ]);
+            }
+        }
+    }
+
+    // A critical incident without a runbook is escalated: the record's status, and
+    // `incident.escalated` on the bus, which the notify rule delivers.
     let mut critical = created.clone();
     critical["incident_id"] = "inc-critical-no-runbook".into();
     critical.as_object_mut().unwrap().remove("runbook");
@@ -458,6 +503,29 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
         record(&moto, "inc-critical-no-runbook", starts_at)["status"]["S"],
         "escalated"
     );
+    let received = moto.aws(&[
+        "sqs",
+        "receive-message",
+        "--queue-url",
+        &queue_url,
+        "--max-number-of-messages",
+        "10",
+    ]);
+    let notified: Vec<Value> = received["Messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::from_str(m["Body"].as_str().unwrap()).unwrap())
+        .collect();
+    let escalation = notified
+        .iter()
+        .find(|e| e["detail-type"] == "incident.escalated")
+        .unwrap_or_else(|| panic!("no incident.escalated in {notified:?}"));
+    assert_eq!(escalation["source"], "sre.runbook");
+    let detail: platform_model::contract::events::IncidentEscalated =
+        serde_json::from_value(escalation["detail"].clone()).unwrap();
+    assert_eq!(detail.incident_id, "inc-critical-no-runbook");
+    assert_eq!(detail.status, "escalated");
 
     // A resolution without a start (a Datadog recovery) finds the record by its id ...
     let mut datadog = created.clone();

@@ -238,7 +238,7 @@ fn literal(v: &Value) -> Option<String> {
 #[test]
 fn lambda_architecture_is_what_the_build_makes() {
     for env in Env::all() {
-        for binary in [Binary::AlertIngest, Binary::RunbookAction] {
+        for binary in [Binary::AlertIngest, Binary::RunbookAction, Binary::Approval] {
             let asset = env.asset(binary);
             let (id, f) = env.function(binary);
             let declared = f["Properties"]["Architectures"][0]
@@ -531,7 +531,7 @@ fn check_env(env: &str, binary: Binary, names: &BTreeSet<String>) {
 #[test]
 fn every_environment_is_what_its_binary_reads() {
     for env in Env::all() {
-        for binary in [Binary::AlertIngest, Binary::RunbookAction] {
+        for binary in [Binary::AlertIngest, Binary::RunbookAction, Binary::Approval] {
             let names = env.lambda_env(binary).into_keys().collect();
             check_env(env.name, binary, &names);
         }
@@ -1301,5 +1301,104 @@ fn every_alert_links_to_its_runbook_page() {
                 }
             }
         }
+    }
+}
+
+/// The approval loop's parts fit: the runbook invokes the approval function and waits the
+/// settings' deadline; the function's links point at the API's public URL and a route the API
+/// has, proxied to it; it records on the runbook's table, publishes to the topic people read,
+/// puts its events on the bus the audit rule reads, may answer only this runbook's task tokens,
+/// and may publish on the bus.
+#[test]
+fn the_approval_path_fits_end_to_end() {
+    use platform_model::contract::approval::ROUTE;
+    for env in Env::all() {
+        let settings = platform_model::settings::Settings::embedded(
+            platform_model::settings::Environment::from_name(env.name).unwrap(),
+        )
+        .unwrap();
+        let resources = env.resources();
+        let (fid, _) = env.function(Binary::Approval);
+        let vars = env.lambda_env(Binary::Approval);
+        let machine = &resources["RunbookStateMachine"]["Properties"];
+        let ask = &machine["Definition"]["States"]["RequestApproval"];
+        let placeholder = ask["Parameters"]["FunctionName"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("${")
+            .trim_end_matches('}');
+        assert_eq!(
+            target_of(&machine["DefinitionSubstitutions"][placeholder]).as_deref(),
+            Some(fid.as_str()),
+            "{}: RequestApproval invokes the approval function",
+            env.name
+        );
+        assert_eq!(
+            ask["TimeoutSeconds"], settings.pipeline.approval.deadline_seconds,
+            "{}",
+            env.name
+        );
+        // The links: the API's public URL (its custom domain), on a route the API has.
+        let public = format!("https://{}", settings.pipeline.webhook_domain.name);
+        assert_eq!(literal(&vars["PUBLIC_URL"]), Some(public), "{}", env.name);
+        let parts: Vec<String> = env
+            .of_type("AWS::ApiGateway::Resource")
+            .iter()
+            .map(|(_, r)| r["Properties"]["PathPart"].as_str().unwrap().to_owned())
+            .collect();
+        for part in ROUTE {
+            assert!(
+                parts.contains(&part.to_owned()),
+                "{}: no {part} resource",
+                env.name
+            );
+        }
+        for (id, m) in env.of_type("AWS::ApiGateway::Method") {
+            if id.contains("Approvals") {
+                assert!(
+                    m["Properties"]["Integration"]["Uri"]
+                        .to_string()
+                        .contains(&format!("\"{fid}\"")),
+                    "{}: {id} goes to {fid}",
+                    env.name
+                );
+            }
+        }
+        // Same table, topic and bus as the runbook and the rules.
+        let (_, action) = env.function(Binary::RunbookAction);
+        assert_eq!(
+            vars["INCIDENTS_TABLE"],
+            action["Properties"]["Environment"]["Variables"]["INCIDENTS_TABLE"],
+            "{}",
+            env.name
+        );
+        assert_eq!(
+            target_of(&vars["NOTIFICATIONS_TOPIC_ARN"]).as_deref(),
+            Some("NotificationsTopic"),
+            "{}",
+            env.name
+        );
+        let (_, ingest) = env.function(Binary::AlertIngest);
+        assert_eq!(
+            vars["EVENT_BUS_NAME"],
+            ingest["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"],
+            "{}",
+            env.name
+        );
+        // It answers task tokens of this runbook only, and may put events on the bus.
+        let role = target_of(&resources[&fid]["Properties"]["Role"]).unwrap();
+        let policies = resources[&role]["Properties"]["Policies"].to_string();
+        let machine_name = machine["StateMachineName"].as_str().unwrap();
+        assert!(
+            policies.contains(&format!(":stateMachine:{machine_name}")),
+            "{}: {policies}",
+            env.name
+        );
+        let bus_policy = env.of_type("AWS::Events::EventBusPolicy");
+        assert!(
+            bus_policy[0].1.to_string().contains(&role),
+            "{}: the bus refuses {role}",
+            env.name
+        );
     }
 }

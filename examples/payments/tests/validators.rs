@@ -265,7 +265,8 @@ fn an_import_the_platform_does_not_export_is_refused() {
     let platform = platform_model::platform::Platform::standard(settings)
         .unwrap()
         .stack(stack);
-    let assets = platform_model::platform::Assets::new(&"a".repeat(64), &"b".repeat(64));
+    let assets =
+        platform_model::platform::Assets::new(&"a".repeat(64), &"b".repeat(64), &"c".repeat(64));
     let err = platform.synthesize(&assets).unwrap_err().to_string();
     assert!(
         err.contains("\"sre-pipeline-KeyArm\" is not an export"),

@@ -409,6 +409,12 @@ pub async fn handle(
         tracing::info!(incident_id = %request.incident_id, %target, "dry run");
         return Ok(result(&request, Outcome::DryRun, message));
     }
+    // The gate comes before the rate-limit slot: an action waiting for a human holds nothing.
+    let planned = (request.action == Action::ScaleDeployment).then(|| planned_replicas(&request));
+    if let Some(why) = request.needs_approval(planned) {
+        tracing::info!(incident_id = %request.incident_id, %target, %why, "needs approval");
+        return Ok(result(&request, Outcome::NeedsApproval, why));
+    }
     match take_slot(runbook, &request, &target).await? {
         Slot::Taken => {}
         Slot::RateLimited(message) => {
@@ -429,6 +435,13 @@ pub async fn handle(
     mark_done(runbook, &request, &target, outcome).await;
     tracing::info!(incident_id = %request.incident_id, action = request.action.as_str(), %target, ?outcome, %message, "action done");
     Ok(result(&request, outcome, message))
+}
+
+/// The replicas `scale_deployment` aims for: `replicas`, capped at `max_replicas` (which it
+/// defaults to). The approval gate compares this aim with the request's bound.
+fn planned_replicas(request: &ActionRequest) -> u32 {
+    let max = request.max_replicas.unwrap_or(1);
+    request.replicas.unwrap_or(max).min(max)
 }
 
 /// The rate-limit item's key in the incidents table.
@@ -605,7 +618,7 @@ async fn scale(
     request: &ActionRequest,
 ) -> Result<(Outcome, String), ActionError> {
     let max = request.max_replicas.unwrap_or(1);
-    let wanted = request.replicas.unwrap_or(max).min(max);
+    let wanted = planned_replicas(request);
     let target = target_text(&request.target);
     if let Some(hpa) = autoscaler_of(runbook, &request.target).await? {
         let name = hpa.metadata.name.clone().unwrap_or_default();

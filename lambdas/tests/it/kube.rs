@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::support::{self, Captured, Listener, moto_url, unique};
 
-async fn table(config: &aws_config::SdkConfig) -> String {
+pub async fn table(config: &aws_config::SdkConfig) -> String {
     let dynamodb = aws_sdk_dynamodb::Client::new(config);
     let name = unique("sre-incidents");
     let key = |n: &str, t| {
@@ -113,12 +113,71 @@ fn assert_eks_bearer(request: &Captured) {
     assert!(url.contains("X-Amz-Expires=60"), "{url}");
 }
 
+/// A request as the runbook sends it; `drain_node` comes approved (its gate always asks; the
+/// approval is the runbook's and `approval`'s business, tested on its own below).
 fn request(action: &str, namespace: &str, name: &str) -> Value {
-    json!({
+    let mut r = json!({
         "incident_id": unique("inc"),
         "action": action,
         "target": { "namespace": namespace, "name": name },
+    });
+    if action == "drain_node" {
+        r["approved_by"] = json!("alice");
+    }
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gated_actions_ask_a_human_before_touching_anything() {
+    let kube = Listener::start(|r| match r.path.as_str() {
+        AUTOSCALERS => (200, autoscalers(None)),
+        _ => (200, json!({"spec": {"replicas": 2}}).to_string()),
     })
+    .await;
+    let (runbook, _) = runbook(&kube.url).await;
+    // drain_node, unapproved: nothing is read or changed, the slot is not taken.
+    let mut drain = request("drain_node", "", &unique("node"));
+    drain.as_object_mut().unwrap().remove("approved_by");
+    let result = handle(&runbook, drain).await.unwrap();
+    assert_eq!(result.outcome, Outcome::NeedsApproval);
+    assert!(
+        result.message.contains("a human approves it first"),
+        "{}",
+        result.message
+    );
+    // Scaling to 6 with a bound of 3: asks, says why.
+    let name = unique("checkout");
+    let mut scale = request("scale_deployment", "apps", &name);
+    scale["max_replicas"] = json!(6);
+    scale["approval_above_replicas"] = json!(3);
+    let result = handle(&runbook, scale.clone()).await.unwrap();
+    assert_eq!(result.outcome, Outcome::NeedsApproval);
+    assert!(
+        result
+            .message
+            .contains("to 6 replicas passes the bound of 3"),
+        "{}",
+        result.message
+    );
+    assert!(kube.requests().is_empty(), "{:?}", kube.requests());
+    // Within the bound it runs alone; approved, it runs past it.
+    let mut within = scale.clone();
+    within["replicas"] = json!(3);
+    assert_eq!(
+        handle(&runbook, within).await.unwrap().outcome,
+        Outcome::Applied
+    );
+    let mut approved = request("scale_deployment", "apps", &unique("checkout"));
+    approved["max_replicas"] = json!(6);
+    approved["approval_above_replicas"] = json!(3);
+    approved["approved_by"] = json!("alice");
+    let result = handle(&runbook, approved).await.unwrap();
+    assert_eq!(result.outcome, Outcome::Applied, "{}", result.message);
+    assert!(
+        result.message.contains("from 2 to 6 replicas"),
+        "{}",
+        result.message
+    );
 }
 
 fn body(r: &Captured) -> Value {

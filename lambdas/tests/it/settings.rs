@@ -77,9 +77,14 @@ fn every_declared_variable_is_read_by_its_binary() {
         BTreeSet::from(["apps".to_string(), "payments".to_string()])
     );
 
+    let (read, settings) = names_read(Binary::Approval, lambdas::approval::Settings::read);
+    assert_eq!(read, declared(Binary::Approval), "approval");
+    assert_eq!(settings.public_url, "public_url-value");
+    assert_eq!(settings.log_filter, "lambdas=debug,info");
+
     // The binaries take their whole configuration from `Settings::read`: nothing else reads a
     // variable there.
-    for binary in [Binary::AlertIngest, Binary::RunbookAction] {
+    for binary in [Binary::AlertIngest, Binary::RunbookAction, Binary::Approval] {
         let source = bin_source(binary);
         assert_eq!(
             source.matches("Settings::read(&env::process())").count(),

@@ -68,11 +68,19 @@ pub enum Source {
     /// The runbook state machine.
     #[serde(rename = "sre.runbook")]
     Runbook,
+    /// The approval endpoint (`approval`): approvals requested and decided.
+    #[serde(rename = "sre.approval")]
+    Approval,
 }
 
 impl Source {
     /// Every source.
-    pub const ALL: [Source; 3] = [Source::Alertmanager, Source::Datadog, Source::Runbook];
+    pub const ALL: [Source; 4] = [
+        Source::Alertmanager,
+        Source::Datadog,
+        Source::Runbook,
+        Source::Approval,
+    ];
     /// Sources of alerts (what `alert_ingest` emits).
     pub const ALERTS: [Source; 2] = [Source::Alertmanager, Source::Datadog];
 
@@ -82,6 +90,7 @@ impl Source {
             Source::Alertmanager => "sre.alertmanager",
             Source::Datadog => "sre.datadog",
             Source::Runbook => "sre.runbook",
+            Source::Approval => "sre.approval",
         }
     }
 }
@@ -100,15 +109,38 @@ pub enum DetailType {
     /// The runbook finished an action: [`ActionCompleted`].
     #[serde(rename = "action.completed")]
     ActionCompleted,
+    /// A gated action waits for a human: [`crate::approval::ApprovalRequested`].
+    #[serde(rename = "approval.requested")]
+    ApprovalRequested,
+    /// A human approved or denied it, or nobody did before the deadline:
+    /// [`crate::approval::ApprovalDecided`].
+    #[serde(rename = "approval.decided")]
+    ApprovalDecided,
+    /// The runbook handed the incident to people: [`IncidentEscalated`].
+    #[serde(rename = "incident.escalated")]
+    IncidentEscalated,
 }
 
 impl DetailType {
+    /// Every detail type.
+    pub const ALL: [DetailType; 6] = [
+        DetailType::IncidentCreated,
+        DetailType::IncidentResolved,
+        DetailType::ActionCompleted,
+        DetailType::ApprovalRequested,
+        DetailType::ApprovalDecided,
+        DetailType::IncidentEscalated,
+    ];
+
     /// The wire value.
     pub const fn as_str(self) -> &'static str {
         match self {
             DetailType::IncidentCreated => "incident.created",
             DetailType::IncidentResolved => "incident.resolved",
             DetailType::ActionCompleted => "action.completed",
+            DetailType::ApprovalRequested => "approval.requested",
+            DetailType::ApprovalDecided => "approval.decided",
+            DetailType::IncidentEscalated => "incident.escalated",
         }
     }
 }
@@ -211,4 +243,34 @@ pub struct ActionCompleted {
 
 impl PlatformEvent for ActionCompleted {
     const DETAIL_TYPE: DetailType = DetailType::ActionCompleted;
+}
+
+/// `incident.escalated`: the runbook handed the incident to people (no runbook, an action
+/// refused, failed or denied, no approval before the deadline, or not resolved by the deadline).
+/// A projection of the incident: what a pager needs, never the execution's whole state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentEscalated {
+    /// The incident.
+    pub incident_id: String,
+    /// Alert name.
+    pub alert_name: String,
+    /// Severity (the paging subscription filters on it).
+    pub severity: Severity,
+    /// One-line summary.
+    pub summary: String,
+    /// The sender's fingerprint of the alert.
+    pub fingerprint: String,
+    /// When the alert started (RFC 3339, UTC).
+    pub starts_at: String,
+    /// When the webhook was received (RFC 3339, UTC).
+    pub received_at: String,
+    /// When the runbook escalated (RFC 3339, UTC).
+    pub escalated_at: String,
+    /// Always `escalated`.
+    pub status: String,
+}
+
+impl PlatformEvent for IncidentEscalated {
+    const DETAIL_TYPE: DetailType = DetailType::IncidentEscalated;
 }

@@ -46,6 +46,8 @@
 //!     max_replicas: Some(6),
 //!     replicas: None,
 //!     degraded_mode_parameter: None,
+//!     approval_above_replicas: None,
+//!     approved_by: None,
 //!     dry_run: false,
 //! };
 //! assert_eq!(request.action, Action::ScaleDeployment);
@@ -62,6 +64,7 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
+pub mod approval;
 pub mod checkout;
 pub mod events;
 pub mod runbook;

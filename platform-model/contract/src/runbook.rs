@@ -78,6 +78,42 @@ impl Action {
     pub fn from_name(name: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.as_str() == name)
     }
+
+    /// When the action needs a human's approval before it runs.
+    pub const fn gate(self) -> Gate {
+        match self {
+            Action::DrainNode => Gate::Always,
+            Action::ScaleDeployment => Gate::AboveReplicas,
+            Action::RestartDeployment | Action::EnableDegradedMode => Gate::Never,
+        }
+    }
+}
+
+/// The approval class of an action: whether `runbook_action` answers
+/// [`Outcome::NeedsApproval`] instead of acting, until the request carries `approved_by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    /// Runs alone.
+    Never,
+    /// Needs a human when it would set more replicas than the request's
+    /// `approval_above_replicas` (the service's bound from settings).
+    AboveReplicas,
+    /// Always needs a human (draining evicts every pod of a node).
+    Always,
+}
+
+impl Gate {
+    /// What the runbook page says about it.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Gate::Never => "No human approval: this action runs alone.",
+            Gate::AboveReplicas => {
+                "Scaling above the service's approval bound waits for a human's approval; up to the bound it runs alone."
+            }
+            Gate::Always => "Always waits for a human's approval before it runs.",
+        }
+    }
 }
 
 /// What an action works on.
@@ -123,9 +159,48 @@ pub struct ActionRequest {
     /// the target service's own flag, passed by the runbook from the service's declaration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded_mode_parameter: Option<String>,
+    /// Replicas `scale_deployment` may set without a human: above them it answers
+    /// [`Outcome::NeedsApproval`] unless `approved_by` is set (the service's bound from settings;
+    /// `None`: up to `max_replicas` runs alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_above_replicas: Option<u32>,
+    /// Who approved the action, when its [`Gate`] asked: set by the runbook from the approval
+    /// endpoint's answer. A gated action without it answers [`Outcome::NeedsApproval`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
     /// Report what would be done without doing it.
     #[serde(default)]
     pub dry_run: bool,
+}
+
+impl ActionRequest {
+    /// Why this request needs a human before it runs, or `None` when it may run now:
+    /// `planned_replicas` is what `scale_deployment` would set (ignored by other actions).
+    /// An approved request never needs another approval.
+    pub fn needs_approval(&self, planned_replicas: Option<u32>) -> Option<String> {
+        if self.approved_by.is_some() {
+            return None;
+        }
+        match self.action.gate() {
+            Gate::Never => None,
+            Gate::Always => Some(format!(
+                "{} of {} evicts every pod on it: a human approves it first",
+                self.action.as_str(),
+                if self.target.namespace.is_empty() {
+                    format!("node {}", self.target.name)
+                } else {
+                    format!("{}/{}", self.target.namespace, self.target.name)
+                }
+            )),
+            Gate::AboveReplicas => match (planned_replicas, self.approval_above_replicas) {
+                (Some(planned), Some(bound)) if planned > bound => Some(format!(
+                    "scaling {}/{} to {planned} replicas passes the bound of {bound} that runs without a human",
+                    self.target.namespace, self.target.name
+                )),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// The Lambda error type (`errorType`, the state machine's `Error`) of a failure worth
@@ -149,6 +224,9 @@ pub enum Outcome {
     DryRun,
     /// Refused by a guard (namespace allow-list, rate limit).
     Refused,
+    /// Nothing was changed: the action's [`Gate`] asks a human first. The runbook requests an
+    /// approval and calls again with `approved_by` set, or escalates.
+    NeedsApproval,
 }
 
 /// The output of `runbook_action`.

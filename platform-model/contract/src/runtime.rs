@@ -37,11 +37,18 @@ pub enum Binary {
     RunbookAction,
     /// The checkout service (a Deployment).
     Checkout,
+    /// The `approval` Lambda function.
+    Approval,
 }
 
 impl Binary {
     /// Every binary.
-    pub const ALL: [Binary; 3] = [Binary::AlertIngest, Binary::RunbookAction, Binary::Checkout];
+    pub const ALL: [Binary; 4] = [
+        Binary::AlertIngest,
+        Binary::RunbookAction,
+        Binary::Checkout,
+        Binary::Approval,
+    ];
 
     /// The binary's name (also its Lambda asset's name).
     pub const fn name(self) -> &'static str {
@@ -49,6 +56,7 @@ impl Binary {
             Binary::AlertIngest => "alert_ingest",
             Binary::RunbookAction => "runbook_action",
             Binary::Checkout => "checkout",
+            Binary::Approval => "approval",
         }
     }
 
@@ -58,6 +66,7 @@ impl Binary {
             Binary::AlertIngest => alert_ingest::ALL,
             Binary::RunbookAction => runbook_action::ALL,
             Binary::Checkout => checkout::ALL,
+            Binary::Approval => approval::ALL,
         }
     }
 
@@ -546,6 +555,26 @@ pub mod runbook_action {
         RUST_LOG = (Kind::LogFilter, Some("info"), DEPLOY_OPTIONAL, "log level or filter (JSON lines)");
         /// Region.
         AWS_REGION = (Kind::Text, None, Setter::Runtime, "the region (Lambda sets it)");
+    }
+}
+
+/// The variables `approval` reads.
+pub mod approval {
+    use super::{DEPLOY, DEPLOY_OPTIONAL, Kind, Var};
+
+    vars! { super::Binary::Approval;
+        /// The table.
+        INCIDENTS_TABLE = (Kind::Text, None, DEPLOY, "the incidents table: the pending approval and every decision are written on the incident's record");
+        /// The signing key.
+        SIGNING_KEY_SECRET_ARN = (Kind::Text, None, DEPLOY, "the Secrets Manager secret whose value signs the approve / deny links (HMAC-SHA256; the pipeline stack generates it)");
+        /// The topic.
+        NOTIFICATIONS_TOPIC_ARN = (Kind::Text, None, DEPLOY, "the topic people read: the approval request with its links is published there");
+        /// The bus.
+        EVENT_BUS_NAME = (Kind::Text, None, DEPLOY, "the bus approval.requested and approval.decided go on (the audit log copies them)");
+        /// The links' base.
+        PUBLIC_URL = (Kind::Text, None, DEPLOY, "the webhook API's public base URL (https://<domain>): the links point at its approval route");
+        /// Logs.
+        RUST_LOG = (Kind::LogFilter, Some("info"), DEPLOY_OPTIONAL, "log level or filter (JSON lines)");
     }
 }
 

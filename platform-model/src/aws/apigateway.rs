@@ -79,6 +79,7 @@
 //!             model_name: "AlertmanagerWebhook".into(),
 //!             model_schema: model,
 //!         }],
+//!         links: vec![],
 //!         integration_timeout_ms: 10_000,
 //!         domain: CustomDomain {
 //!             name: "alerts.example.com".into(),
@@ -308,6 +309,21 @@ pub struct Route {
     pub model_schema: Json,
 }
 
+/// A route people open from a link (no request model: a query string or a form), proxied to
+/// its own function, which authorizes each request itself (a signed token).
+#[derive(Debug, Clone)]
+pub struct LinkRoute {
+    /// Path below the API's root; a part in braces is a path parameter (`{incident_id}`).
+    pub path: Vec<String>,
+    /// The HTTP methods (`GET`, `POST`).
+    pub methods: Vec<String>,
+    /// The function's ARN. The caller grants API Gateway its invoke permission
+    /// ([`WebhookApi::link_source_arn`]).
+    pub function_arn: Expr,
+    /// Why the methods have no API Gateway authorization (checkov's CKV_AWS_59).
+    pub why_no_authorizer: String,
+}
+
 /// What a [`WebhookApi`] is made from.
 #[derive(Debug, Clone)]
 pub struct WebhookApiProps {
@@ -321,6 +337,8 @@ pub struct WebhookApiProps {
     pub burst_limit: i64,
     /// Routes.
     pub routes: Vec<Route>,
+    /// Routes opened from links, each to its own function.
+    pub links: Vec<LinkRoute>,
     /// Integration timeout of every route, in milliseconds (at most
     /// [`MAX_INTEGRATION_TIMEOUT_MS`]).
     pub integration_timeout_ms: i64,
@@ -400,10 +418,10 @@ impl WebhookApi {
         let mut parents: Vec<(Vec<String>, Expr)> = Vec::new();
         let mut deployed: Vec<Json> = Vec::new();
         let mut methods = Vec::new();
-        for route in &props.routes {
+        let mut resource_of = |t: &mut Template, path: &[String]| {
             let mut parent = api.get_att("RootResourceId");
             let mut walked = Vec::new();
-            for part in &route.path {
+            for part in path {
                 walked.push(part.clone());
                 if let Some((_, existing)) = parents.iter().find(|(p, _)| *p == walked) {
                     parent = existing.clone();
@@ -417,6 +435,10 @@ impl WebhookApi {
                 parent = res.reference();
                 parents.push((walked.clone(), parent.clone()));
             }
+            parent
+        };
+        for route in &props.routes {
+            let parent = resource_of(t, &route.path);
             let model_resource = Model::new(api.reference())
                 .name(route.model_name.as_str())
                 .content_type("application/json")
@@ -450,6 +472,34 @@ impl WebhookApi {
                 ),
             );
             methods.push(m);
+        }
+        for link in &props.links {
+            let parent = resource_of(t, &link.path);
+            for verb in &link.methods {
+                let method_resource = Method::new(verb.as_str(), parent.clone(), api.reference())
+                    .authorization_type("NONE")
+                    .api_key_required(false)
+                    .integration(
+                        method::Integration::new(method::Type::AwsProxy)
+                            .integration_http_method("POST")
+                            .timeout_in_millis(props.integration_timeout_ms)
+                            .uri(Expr::sub_with(
+                                "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Function}/invocations",
+                                [("Function", link.function_arn.clone())],
+                            )),
+                    );
+                deployed.push(serde_json::to_value(&method_resource).unwrap_or_default());
+                let mut verb_id = verb.to_ascii_lowercase();
+                if let Some(first) = verb_id.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                let m = t.add_with(
+                    &format!("{id}{}{verb_id}", pascal(&link.path)),
+                    method_resource,
+                    Attributes::new().checkov_skip("CKV_AWS_59", &link.why_no_authorizer),
+                );
+                methods.push(m);
+            }
         }
 
         // A deployment is a snapshot: CloudFormation makes a new one only when its logical id
@@ -560,6 +610,23 @@ impl WebhookApi {
         }
     }
 
+    /// The `SourceArn` of API Gateway's permission to invoke a link route's function: any
+    /// method of the stage on `path` (path parameters as `*`).
+    pub fn link_source_arn(&self, path: &[String]) -> Expr {
+        let path: Vec<&str> = path
+            .iter()
+            .map(|p| if p.starts_with('{') { "*" } else { p.as_str() })
+            .collect();
+        Expr::sub_with(
+            format!(
+                "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{Api}}/{}/*/{}",
+                self.stage_name,
+                path.join("/")
+            ),
+            [("Api", self.api.reference())],
+        )
+    }
+
     /// The base URL of the stage (`https://<api>.execute-api.<region>.<suffix>/<stage>`).
     pub fn url(&self) -> Expr {
         Expr::sub_with(
@@ -594,8 +661,15 @@ impl WebhookApi {
     /// The public base URL senders post to: `https://<custom domain>` (the stage is mapped at
     /// the domain's root). Known at synth time.
     pub fn public_url(&self) -> String {
-        format!("https://{}", self.domain)
+        public_url(&self.domain)
     }
+}
+
+/// The public base URL of an API on the custom domain `domain` (the stage is mapped at its
+/// root): what [`WebhookApi::public_url`] answers, known before the API is built (a function
+/// behind it links to it).
+pub fn public_url(domain: &str) -> String {
+    format!("https://{domain}")
 }
 
 /// The first 8 hex digits of the SHA-256 of what a deployment deploys (its methods and models,

@@ -131,14 +131,7 @@ impl Pattern {
 
     /// Every platform event.
     pub fn all_platform_events() -> Self {
-        Pattern::new(
-            &Source::ALL,
-            &[
-                DetailType::IncidentCreated,
-                DetailType::IncidentResolved,
-                DetailType::ActionCompleted,
-            ],
-        )
+        Pattern::new(&Source::ALL, &DetailType::ALL)
     }
 
     /// The EventBridge pattern JSON.

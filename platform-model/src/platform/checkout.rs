@@ -82,6 +82,7 @@ pub fn checkout(settings: &Settings) -> Result<Service, Error> {
             waf_acl_arn: c.waf_acl_arn.clone(),
         });
     workload.port = CHECKOUT_PORT;
+    workload.approval_above_replicas = c.approval_above_replicas;
     for (name, value) in env {
         workload = workload.env(name, value);
     }

@@ -21,7 +21,7 @@
 //! stack.output("FailedQueueArn", Output::new(q.arn()));
 //!
 //! let platform = Platform::standard(settings)?.service(payments).stack(stack);
-//! let files = platform.synthesize(&Assets::new(&"a".repeat(64), &"b".repeat(64)))?;
+//! let files = platform.synthesize(&Assets::new(&"a".repeat(64), &"b".repeat(64), &"c".repeat(64)))?;
 //! for path in ["k8s/payments.yaml", "k8s/checkout.yaml", "payments-events.template.json"] {
 //!     assert!(files.iter().any(|f| f.path == path), "{path}");
 //! }
@@ -435,7 +435,7 @@ fn collect_imports(v: &serde_json::Value, out: &mut Vec<String>) {
 /// ```
 /// use platform_model::settings::{Environment, Settings};
 /// let settings = Settings::embedded(Environment::Prod).unwrap();
-/// let assets = platform_model::platform::Assets::new(&"a".repeat(64), &"b".repeat(64));
+/// let assets = platform_model::platform::Assets::new(&"a".repeat(64), &"b".repeat(64), &"c".repeat(64));
 /// let files = platform_model::platform::synthesize(&settings, &assets).unwrap();
 /// assert!(files.iter().any(|f| f.path == "sre-pipeline.template.json"));
 /// ```

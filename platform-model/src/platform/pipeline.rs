@@ -134,11 +134,17 @@ pub struct Assets {
     pub alert_ingest: Asset,
     /// `runbook_action`.
     pub runbook_action: Asset,
+    /// `approval`.
+    pub approval: Asset,
 }
 
 impl Assets {
     /// Assets of the given content hashes.
-    pub fn new(alert_ingest_sha256: &str, runbook_action_sha256: &str) -> Self {
+    pub fn new(
+        alert_ingest_sha256: &str,
+        runbook_action_sha256: &str,
+        approval_sha256: &str,
+    ) -> Self {
         Assets {
             alert_ingest: Asset {
                 name: "alert_ingest".into(),
@@ -148,7 +154,16 @@ impl Assets {
                 name: "runbook_action".into(),
                 sha256: runbook_action_sha256.into(),
             },
+            approval: Asset {
+                name: "approval".into(),
+                sha256: approval_sha256.into(),
+            },
         }
+    }
+
+    /// Every function's asset.
+    pub fn all(&self) -> [&Asset; 3] {
+        [&self.alert_ingest, &self.runbook_action, &self.approval]
     }
 }
 

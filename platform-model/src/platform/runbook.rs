@@ -14,9 +14,12 @@
 //! | `Prepare<Action><Service>`, `PrepareDrainNode` | builds the [`ActionRequest`](crate::contract::runbook::ActionRequest) with that service's bounds (`max_replicas`, `degraded_mode_parameter`) |
 //! | `MarkRemediating` | status `remediating`, the action appended to `actions_taken` |
 //! | `InvokeRunbookAction` | `runbook_action` (Retry 3x, exponential backoff, on retryable errors; Catch -> `Escalate`) |
+//! | `ApprovalNeeded` | the action answered `needs_approval` (its [`Gate`](crate::contract::runbook::Gate)) and nobody approved it yet: ask; otherwise go on |
+//! | `RequestApproval` | `approval` with a task token (`waitForTaskToken`), waiting `pipeline.approval.deadline_seconds`: approved -> `request.approved_by` is set and `InvokeRunbookAction` runs again; denied -> `Escalate`; no answer -> `RecordApprovalExpired` |
+//! | `RecordApprovalExpired`, `ProjectApprovalExpired`, `EmitApprovalExpired` | the record's approval `expired` (by `deadline`), `approval.decided` on the bus, then `Escalate` |
 //! | `EmitActionCompleted` | `action.completed` on the bus |
 //! | `StartVerification`, `WaitForStabilization`, `ReadIncident`, `IsResolved`, `CountAttempt` | wait the stabilization window, read the record, until resolved or the deadline |
-//! | `Escalate`, `NotifyEscalation` | status `escalated`, SNS publish of the event (filtered to paging by severity) |
+//! | `Escalate`, `ProjectEscalation`, `NotifyEscalation` | status `escalated`; `incident.escalated` on the bus (a projection of the incident: the notify rule pages critical ones, the audit log keeps it) |
 //! | `ComputeResolvedExpiry`, `HasStartTime` | the TTL; whether the event names the record's start (Alertmanager does, a Datadog recovery does not) |
 //! | `UseEventStart`, `ResolveIncident` | status `resolved`, `resolved_at`, `time_to_resolve_seconds`; first writer wins, so a repeat or an early arrival is safe |
 //! | `FindIncidentStart`, `FoundIncidentStart`, `UseRecordedStart`, `UseResolvedAtAsStart`, `ResolveUndatedIncident` | no start in the event: query the record by its id for its key; an early arrival keys the new record by `resolved_at`; no time to resolve is recorded (none is known) |
@@ -28,7 +31,7 @@
 //! use platform_model::settings::{Environment, Settings};
 //!
 //! let settings = Settings::embedded(Environment::Dev).unwrap();
-//! let assets = Assets::new(&"a".repeat(64), &"b".repeat(64));
+//! let assets = Assets::new(&"a".repeat(64), &"b".repeat(64), &"c".repeat(64));
 //! let p = pipeline_stack(&settings, &[checkout(&settings)?], &assets)?;
 //! let json = p.template.to_json()?;
 //! let states = &json["Resources"]["RunbookStateMachine"]["Properties"]["Definition"]["States"];
@@ -44,16 +47,16 @@ use crate::Error;
 use crate::aws::dynamodb::RecordTable;
 use crate::aws::events::EventBus;
 use crate::aws::lambda::Function;
-use crate::aws::sns::NotificationTopic;
 use crate::aws::stepfunctions::Integrations;
 use crate::aws::stepfunctions::asl::{
     Builder, Catch, Choice, Cond, Definition, Next, Pass, ResultPath, Retry, STATES_ALL, State,
     StateId,
 };
 use crate::contract::Severity;
+use crate::contract::approval::{self, Decision};
 use crate::contract::events::{DetailType, Source};
 use crate::contract::incident_record as rec;
-use crate::contract::runbook::{Action, ERROR_RETRYABLE, Target};
+use crate::contract::runbook::{Action, ERROR_RETRYABLE, Outcome, Target};
 use crate::service::{ActionBounds, Service};
 
 /// Statuses of an incident record.
@@ -80,6 +83,8 @@ pub struct RunbookTiming {
     /// `TimeoutSeconds` of the `InvokeRunbookAction` task: longer than the function's own
     /// timeout, so the function's timeout fires first.
     pub action_task_timeout_seconds: u32,
+    /// Seconds a gated action waits for a human (`RequestApproval`'s `TimeoutSeconds`).
+    pub approval_deadline_seconds: u32,
 }
 
 /// The resources the runbook touches.
@@ -87,10 +92,10 @@ pub struct RunbookTiming {
 pub struct RunbookWiring<'a> {
     /// `sre-incidents`.
     pub table: &'a RecordTable,
-    /// `sre-incident-notifications`.
-    pub topic: &'a NotificationTopic,
     /// `runbook_action`.
     pub action: &'a Function,
+    /// `approval`: asks people, answers the runbook.
+    pub approval: &'a Function,
     /// The platform bus.
     pub bus: &'a EventBus,
 }
@@ -122,6 +127,11 @@ struct States {
     branches: Vec<Branch>,
     mark: StateId,
     invoke: StateId,
+    approval_needed: StateId,
+    request_approval: StateId,
+    approval_expired: StateId,
+    project_expired: StateId,
+    emit_expired: StateId,
     emit: StateId,
     start_verify: StateId,
     wait: StateId,
@@ -130,6 +140,7 @@ struct States {
     count: StateId,
     remediated: StateId,
     escalate: StateId,
+    project_escalation: StateId,
     notify: StateId,
     escalated: StateId,
     resolve_expiry: StateId,
@@ -177,6 +188,7 @@ impl States {
                         ActionBounds {
                             max_replicas: None,
                             degraded_mode_parameter: None,
+                            approval_above_replicas: None,
                         },
                         prepare,
                     )],
@@ -209,6 +221,11 @@ impl States {
         }
         let mark = b.declare("MarkRemediating");
         let invoke = b.declare("InvokeRunbookAction");
+        let approval_needed = b.declare("ApprovalNeeded");
+        let request_approval = b.declare("RequestApproval");
+        let approval_expired = b.declare("RecordApprovalExpired");
+        let project_expired = b.declare("ProjectApprovalExpired");
+        let emit_expired = b.declare("EmitApprovalExpired");
         let emit = b.declare("EmitActionCompleted");
         let start_verify = b.declare("StartVerification");
         let wait = b.declare("WaitForStabilization");
@@ -217,6 +234,7 @@ impl States {
         let count = b.declare("CountAttempt");
         let remediated = b.declare("Remediated");
         let escalate = b.declare("Escalate");
+        let project_escalation = b.declare("ProjectEscalation");
         let notify = b.declare("NotifyEscalation");
         let escalated = b.declare("Escalated");
         let resolve_expiry = b.declare("ComputeResolvedExpiry");
@@ -241,6 +259,11 @@ impl States {
             branches,
             mark,
             invoke,
+            approval_needed,
+            request_approval,
+            approval_expired,
+            project_expired,
+            emit_expired,
             emit,
             start_verify,
             wait,
@@ -249,6 +272,7 @@ impl States {
             count,
             remediated,
             escalate,
+            project_escalation,
             notify,
             escalated,
             resolve_expiry,
@@ -279,6 +303,7 @@ pub fn definition(
     let s = States::declare(&mut b, services);
     record(&mut b, &s, wiring, timing, x);
     remediate(&mut b, &s, wiring, timing, x);
+    approve(&mut b, &s, wiring, timing, x);
     verify(&mut b, &s, wiring, timing, x);
     escalate(&mut b, &s, wiring, x);
     resolve(&mut b, &s, wiring, timing, x);
@@ -391,6 +416,7 @@ fn remediate(
         branches,
         mark,
         invoke,
+        approval_needed,
         emit,
         start_verify,
         escalate,
@@ -433,6 +459,9 @@ fn remediate(
             if let Some(parameter) = &bounds.degraded_mode_parameter {
                 request["degraded_mode_parameter"] = json!(parameter);
             }
+            if let Some(bound) = bounds.approval_above_replicas {
+                request["approval_above_replicas"] = json!(bound);
+            }
             b.define(
                 state,
                 State::Pass(
@@ -470,19 +499,16 @@ fn remediate(
                 wiring.action,
                 "RunbookActionFunction",
                 "$.request",
-                Next::To(emit.clone()),
+                Next::To(approval_needed.clone()),
             )
             .result_selector(json!({"result.$": "$.Payload"}))
             .result_path(ResultPath::At("$.action".into()))
             .timeout_seconds(timing.action_task_timeout_seconds)
             .retry(Retry {
-                errors: vec![
-                    ERROR_RETRYABLE.into(),
-                    "Lambda.ServiceException".into(),
-                    "Lambda.AWSLambdaException".into(),
-                    "Lambda.SdkClientException".into(),
-                    "Lambda.TooManyRequestsException".into(),
-                ],
+                errors: std::iter::once(ERROR_RETRYABLE)
+                    .chain(LAMBDA_SERVICE_ERRORS)
+                    .map(String::from)
+                    .collect(),
                 interval_seconds: 2,
                 max_attempts: 3,
                 backoff_rate: 2.0,
@@ -509,6 +535,179 @@ fn remediate(
             .result_path(ResultPath::Discard),
         ),
     );
+}
+
+/// Lambda service errors worth a retry (the function itself answered nothing).
+const LAMBDA_SERVICE_ERRORS: [&str; 4] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+];
+
+/// A gated action waits for a human: `approval` sends people the links and answers the task
+/// token. Approved: the request carries `approved_by` and runs again. Denied, failed: escalate.
+/// Nobody before the deadline: the record says so, `approval.decided` goes on the bus, escalate.
+#[allow(clippy::too_many_lines)]
+fn approve(
+    b: &mut Builder,
+    s: &States,
+    wiring: RunbookWiring<'_>,
+    timing: RunbookTiming,
+    x: &mut Integrations<'_>,
+) {
+    let States {
+        invoke,
+        approval_needed,
+        request_approval,
+        approval_expired,
+        project_expired,
+        emit_expired,
+        emit,
+        escalate,
+        ..
+    } = s;
+    let outcome = "$.action.result.outcome";
+    b.define(
+        approval_needed,
+        State::Choice(
+            Choice::new()
+                .when(
+                    Cond::And(vec![
+                        Cond::string_equals(outcome, outcome_name(Outcome::NeedsApproval)),
+                        Cond::is_present("$.request.approved_by", false),
+                    ]),
+                    request_approval,
+                )
+                // Approved and still asking: never ask twice, people decide.
+                .when(
+                    Cond::string_equals(outcome, outcome_name(Outcome::NeedsApproval)),
+                    escalate,
+                )
+                .otherwise(emit),
+        ),
+    );
+    b.define(
+        request_approval,
+        State::Task(
+            x.invoke_for_token(
+                wiring.approval,
+                "ApprovalFunction",
+                // An `ApprovalRequest`.
+                json!({
+                    "task_token.$": "$$.Task.Token",
+                    "incident_id.$": "$.detail.incident_id",
+                    "starts_at.$": "$.detail.starts_at",
+                    "alert_name.$": "$.detail.alert_name",
+                    "severity.$": "$.detail.severity",
+                    "summary.$": "$.detail.summary",
+                    "request.$": "$.request",
+                    "why.$": "$.action.result.message",
+                    "requested_at.$": "$$.State.EnteredTime",
+                    "timeout_seconds": timing.approval_deadline_seconds,
+                }),
+                Next::To(invoke.clone()),
+            )
+            // SendTaskSuccess's output is who approved (a JSON string).
+            .result_path(ResultPath::At("$.request.approved_by".into()))
+            .timeout_seconds(timing.approval_deadline_seconds)
+            .retry(Retry {
+                errors: LAMBDA_SERVICE_ERRORS.map(String::from).to_vec(),
+                interval_seconds: 2,
+                max_attempts: 3,
+                backoff_rate: 2.0,
+            })
+            .catch(Catch {
+                errors: vec!["States.Timeout".into()],
+                result_path: Some("$.error".into()),
+                next: approval_expired.clone(),
+            })
+            .catch(Catch {
+                // Denied (`Approval.Denied`), or the request could not be sent: people decide.
+                errors: vec![STATES_ALL.into()],
+                result_path: Some("$.error".into()),
+                next: escalate.clone(),
+            }),
+        ),
+    );
+    b.define(
+        approval_expired,
+        State::Task(
+            x.update_item(
+                wiring.table,
+                "IncidentsTable",
+                json!({
+                    "Key": key(),
+                    "UpdateExpression": format!("SET {} = :status, {} = :by, {} = :at", approval::record::STATUS, approval::record::DECIDED_BY, approval::record::DECIDED_AT),
+                    "ConditionExpression": format!("{} = :requested", approval::record::STATUS),
+                    "ExpressionAttributeValues": {
+                        ":status": {"S": Decision::Expired.status()},
+                        ":by": {"S": approval::DEADLINE},
+                        ":at": {"S.$": "$$.State.EnteredTime"},
+                        ":requested": {"S": approval::status::REQUESTED},
+                    },
+                    "ReturnValues": "ALL_NEW",
+                }),
+                Next::To(project_expired.clone()),
+            )
+            .result_selector(json!({"approval_id.$": format!("$.Attributes.{}.S", approval::record::ID)}))
+            .result_path(ResultPath::At("$.expired".into()))
+            .catch(Catch {
+                // Decided at the deadline (the endpoint recorded it), or never requested.
+                errors: vec![STATES_ALL.into()],
+                result_path: Some("$.error".into()),
+                next: escalate.clone(),
+            }),
+        ),
+    );
+    b.define(
+        project_expired,
+        State::Pass(
+            // An `ApprovalDecided`.
+            Pass::parameters(
+                json!({
+                    "incident_id.$": "$.detail.incident_id",
+                    "alert_name.$": "$.detail.alert_name",
+                    "severity.$": "$.detail.severity",
+                    "approval_id.$": "$.expired.approval_id",
+                    "action.$": "$.request.action",
+                    "target.$": "$.request.target",
+                    "decision": Decision::Expired.as_str(),
+                    "decided_by": approval::DEADLINE,
+                    "decided_at.$": "$$.State.EnteredTime",
+                }),
+                Next::To(emit_expired.clone()),
+            )
+            .result_path(ResultPath::At("$.decided".into())),
+        ),
+    );
+    b.define(
+        emit_expired,
+        State::Task(
+            x.put_event(
+                wiring.bus,
+                "EventBus",
+                Source::Runbook.as_str(),
+                DetailType::ApprovalDecided.as_str(),
+                "$.decided",
+                Next::To(escalate.clone()),
+            )
+            .result_path(ResultPath::Discard)
+            .catch(Catch {
+                errors: vec![STATES_ALL.into()],
+                result_path: Some("$.error".into()),
+                next: escalate.clone(),
+            }),
+        ),
+    );
+}
+
+/// The wire name of an outcome (what `runbook_action`'s result carries).
+fn outcome_name(outcome: Outcome) -> String {
+    serde_json::to_value(outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Waits the stabilization window and reads the record until it is resolved or the deadline passes.
@@ -588,11 +787,13 @@ fn verify(
     b.define(remediated, State::Succeed);
 }
 
-/// Marks the record escalated and publishes a projection of the incident.
+/// Marks the record escalated and puts `incident.escalated` on the bus: a projection of the
+/// incident (the notify rule delivers it, paging only critical ones; the audit log keeps it).
 fn escalate(b: &mut Builder, s: &States, wiring: RunbookWiring<'_>, x: &mut Integrations<'_>) {
     let States {
         remediated,
         escalate,
+        project_escalation,
         notify,
         escalated,
         ..
@@ -613,7 +814,7 @@ fn escalate(b: &mut Builder, s: &States, wiring: RunbookWiring<'_>, x: &mut Inte
                         ":at": {"S.$": "$$.State.EnteredTime"},
                     },
                 }),
-                Next::To(notify.clone()),
+                Next::To(project_escalation.clone()),
             )
             .result_path(ResultPath::Discard)
             .catch(Catch {
@@ -624,30 +825,36 @@ fn escalate(b: &mut Builder, s: &States, wiring: RunbookWiring<'_>, x: &mut Inte
         ),
     );
     b.define(
+        project_escalation,
+        State::Pass(
+            // An `IncidentEscalated`: not the whole execution state (labels, errors and outputs
+            // could pass EventBridge's 256 KB limit and carry more than a pager needs).
+            Pass::parameters(
+                json!({
+                    "incident_id.$": "$.detail.incident_id",
+                    "alert_name.$": "$.detail.alert_name",
+                    "severity.$": "$.detail.severity",
+                    "summary.$": "$.detail.summary",
+                    "fingerprint.$": "$.detail.fingerprint",
+                    "starts_at.$": "$.detail.starts_at",
+                    "received_at.$": "$.detail.received_at",
+                    "escalated_at.$": "$$.State.EnteredTime",
+                    "status": status::ESCALATED,
+                }),
+                Next::To(notify.clone()),
+            )
+            .result_path(ResultPath::At("$.escalation".into())),
+        ),
+    );
+    b.define(
         notify,
         State::Task(
-            x.publish(
-                wiring.topic,
-                "NotificationsTopic",
-                // A projection of the incident, not the whole execution state: labels, errors
-                // and outputs could pass SNS's 256 KB limit and fail the execution, and they
-                // carry more than a pager needs. `detail.severity` stays, for the paging filter.
-                json!({
-                    "Subject": "Incident escalated",
-                    "Message": {
-                        "source": Source::Runbook.as_str(),
-                        "detail-type": "incident.escalated",
-                        "detail": {
-                            "incident_id.$": "$.detail.incident_id",
-                            "alert_name.$": "$.detail.alert_name",
-                            "severity.$": "$.detail.severity",
-                            "fingerprint.$": "$.detail.fingerprint",
-                            "starts_at.$": "$.detail.starts_at",
-                            "received_at.$": "$.detail.received_at",
-                            "status": status::ESCALATED,
-                        },
-                    },
-                }),
+            x.put_event(
+                wiring.bus,
+                "EventBus",
+                Source::Runbook.as_str(),
+                DetailType::IncidentEscalated.as_str(),
+                "$.escalation",
                 Next::To(escalated.clone()),
             )
             .result_path(ResultPath::Discard),

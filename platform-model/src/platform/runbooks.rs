@@ -50,7 +50,7 @@ pub fn runbook_pages(settings: &Settings, services: &[Service]) -> Result<Vec<Ar
                         "The rate limit: one action per target every {rate_limit} s across incidents (a conditional write on `{table}`); a refused action is escalated."
                     ),
                     "Evictions respect PodDisruptionBudgets; a pod that cannot be evicted in time leaves the drain incomplete, and the incident is escalated.".to_owned(),
-                    "No human approval: this action runs alone.".to_owned(),
+                    approval_text(settings, rb.action, None),
                 ],
                 verify: verify_text(settings),
                 undo,
@@ -122,7 +122,12 @@ pub fn runbook_pages(settings: &Settings, services: &[Service]) -> Result<Vec<Ar
                         format!(
                             "The rate limit: one action per target every {rate_limit} s across incidents (a conditional write on `{table}`); a refused action is escalated."
                         ),
-                        "No human approval: this action runs alone.".to_owned(),
+                        approval_text(
+                            settings,
+                            rb.action,
+                            svc.bounds(rb.action)
+                                .and_then(|b| b.approval_above_replicas),
+                        ),
                     ];
                     if let Some(bound) = svc.bounds(rb.action).and_then(|b| b.max_replicas) {
                         guards.push(format!(
@@ -235,4 +240,23 @@ fn verify_text(settings: &Settings) -> String {
         "after {} s it reads the incident again; resolved means remediated, and if it is not resolved {} s after the action the incident is escalated (status `escalated`, published to the notifications topic).",
         settings.pipeline.stabilization_seconds, settings.pipeline.remediation_deadline_seconds
     )
+}
+
+/// The approval guard of an action: its [`Gate`](crate::contract::runbook::Gate), the bound
+/// and the deadline from settings, and where the decision is recorded.
+fn approval_text(settings: &Settings, action: Action, bound: Option<u32>) -> String {
+    use crate::contract::runbook::Gate;
+    let deadline = settings.pipeline.approval.deadline_seconds;
+    let how = format!(
+        "The runbook sends approve / deny links to the notification topic and waits {deadline} s (`pipeline.approval.deadline_seconds`); no decision by then escalates. Each decision, with who made it, is on the incident's record (`approval_status`, `approval_decided_by`) and in the audit log (`approval.decided`)."
+    );
+    match (action.gate(), bound) {
+        (Gate::Never, _) | (Gate::AboveReplicas, None) => Gate::Never.describe().to_owned(),
+        (Gate::AboveReplicas, Some(bound)) => format!(
+            "Approval: setting more than {bound} replicas (`approval_above_replicas`) waits for a human; up to {bound} it runs alone. {how}"
+        ),
+        (Gate::Always, _) => {
+            format!("Approval: a human approves every run before it starts. {how}")
+        }
+    }
 }

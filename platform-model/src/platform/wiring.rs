@@ -8,7 +8,7 @@ use super::runbook::{self, RunbookTiming, RunbookWiring};
 use crate::Error;
 use crate::aws::Tags;
 use crate::aws::apigateway::{
-    CustomDomain, MAX_INTEGRATION_TIMEOUT_MS, Route, WebhookApi, WebhookApiProps,
+    CustomDomain, LinkRoute, MAX_INTEGRATION_TIMEOUT_MS, Route, WebhookApi, WebhookApiProps,
 };
 use crate::aws::cloudwatch::{Metric, dashboard, error_rate_alarm, metric_alarm};
 use crate::aws::events::{Delivery, EventBus, Pattern, Rule, RuleTarget};
@@ -17,6 +17,7 @@ use crate::aws::lambda::{Function, FunctionProps};
 use crate::aws::logs::LogGroup;
 use crate::aws::stepfunctions::{Integrations, StateMachine, StateMachineProps};
 use crate::cfn::{Expr, Output, Template, Value};
+use crate::contract::approval;
 use crate::contract::events::{BUS_NAME, DetailType, Source};
 use crate::contract::runtime::{self, Binary, EnvBuilder};
 use crate::contract::telemetry::{
@@ -313,6 +314,89 @@ pub fn event_pipeline(
         &data.key,
     );
 
+    // approval: sends people the links of a gated action, answers them. The signing key of
+    // the links is the stack's own secret; nobody else needs it.
+    let signing_key = t.add_with(
+        "ApprovalSigningKey",
+        Secret::new()
+            .name(settings.name("sre-approval-signing-key").as_str())
+            .description("HMAC-SHA256 key of the approve / deny links: only the approval function reads it")
+            .kms_key_id(data.key.arn())
+            .generate_secret_string(
+                secret::GenerateSecretString::new()
+                    .password_length(64)
+                    .exclude_punctuation(true),
+            )
+            .tags(tags.to_list(|k, v| secret::Tag::new(k, v))),
+        crate::cfn::Attributes::new().checkov_skip(
+            "CKV2_AWS_57",
+            "Rotating the key only invalidates the links of approvals in flight (their incidents escalate at the deadline); rotate it by updating the secret",
+        ),
+    );
+    let mut approval_role = ServiceRole::new(
+        "Approval",
+        "lambda.amazonaws.com",
+        "approval: records approval requests and decisions, notifies people, answers the runbook",
+    );
+    approval_role
+        .grant(Statement::allow(["secretsmanager:GetSecretValue"]).on(signing_key.reference()));
+    data.incidents.grant_read(&mut approval_role);
+    data.incidents.grant_update(&mut approval_role);
+    data.notifications.grant_publish(&mut approval_role);
+    bus.grant_put_events(&mut approval_role);
+    // The runbook's name is known, so its ARN is too: no cycle through its definition, which
+    // names this function.
+    approval_role.grant(
+        Statement::allow(["states:SendTaskSuccess", "states:SendTaskFailure"]).on(Expr::sub(
+            format!(
+                "arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{}",
+                super::pipeline::runbook_machine_name(settings)
+            ),
+        )),
+    );
+    let public_url = crate::aws::apigateway::public_url(&p.webhook_domain.name);
+    let approval_env = {
+        use runtime::approval as v;
+        EnvBuilder::new(Binary::Approval)
+            .set(&v::INCIDENTS_TABLE, Value::from(data.incidents.name()))
+            .and_then(|e| {
+                e.set(
+                    &v::SIGNING_KEY_SECRET_ARN,
+                    Value::from(signing_key.reference()),
+                )
+            })
+            .and_then(|e| {
+                e.set(
+                    &v::NOTIFICATIONS_TOPIC_ARN,
+                    Value::from(data.notifications.arn()),
+                )
+            })
+            .and_then(|e| e.set(&v::EVENT_BUS_NAME, Value::from(bus.name_expr())))
+            .and_then(|e| e.set(&v::PUBLIC_URL, Value::from(public_url.clone())))
+            .and_then(|e| e.set(&v::RUST_LOG, Value::from("info")))
+            .and_then(EnvBuilder::build)
+            .map_err(|e| runtime_error("approval", &e))?
+    };
+    let approval_fn = Function::new(
+        t,
+        "Approval",
+        FunctionProps {
+            name: settings.name("sre-approval"),
+            description:
+                "Asks people to approve gated runbook actions; answers the approve / deny links"
+                    .into(),
+            asset: assets.approval.clone(),
+            size: p.approval.function.clone(),
+            architecture: p.lambda_architecture,
+            environment: approval_env,
+            vpc: None,
+            tags: tags.clone(),
+        },
+        &mut approval_role,
+        &bucket,
+        &data.key,
+    );
+
     // The runbook.
     let mut machine_role = ServiceRole::new(
         "Runbook",
@@ -324,8 +408,8 @@ pub fn event_pipeline(
         let definition = runbook::definition(
             RunbookWiring {
                 table: &data.incidents,
-                topic: &data.notifications,
                 action: &action,
+                approval: &approval_fn,
                 bus: &bus,
             },
             RunbookTiming {
@@ -334,6 +418,7 @@ pub fn event_pipeline(
                 retention_seconds: i64::from(settings.incidents.ttl_days) * 86_400,
                 action_task_timeout_seconds: p.runbook_action.timeout_seconds
                     + TASK_TIMEOUT_MARGIN_SECONDS,
+                approval_deadline_seconds: p.approval.deadline_seconds,
             },
             services,
             &mut x,
@@ -402,13 +487,15 @@ pub fn event_pipeline(
     );
     // Starting an execution of the key-encrypted runbook needs the key.
     data.key.grant_encrypt_decrypt(&mut events_role);
-    // Only alert_ingest (incidents) and the runbook (action.completed) publish on the bus.
+    // Only alert_ingest (incidents), the runbook (actions, escalations) and approval
+    // (approvals) publish on the bus.
     bus.restrict_put_events(
         t,
         "PlatformBusPolicy",
         vec![
             Value::from(ingest_role.arn()),
             Value::from(machine_role.arn()),
+            Value::from(approval_role.arn()),
         ],
     );
     data.dead_letters.allow_eventbridge_rules(
@@ -436,7 +523,14 @@ pub fn event_pipeline(
         ],
     );
 
-    let api = webhook_api(t, settings, &ingest, data, &tags)?;
+    let api = webhook_api(t, settings, &ingest, &approval_fn, data, &tags)?;
+    let approval_path: Vec<String> = approval::ROUTE.iter().map(|p| (*p).to_owned()).collect();
+    approval_fn.allow_invoke_from(
+        t,
+        "ApprovalInvokePermission",
+        "apigateway.amazonaws.com",
+        api.link_source_arn(&approval_path),
+    );
 
     meta_monitoring(
         t,
@@ -473,6 +567,7 @@ pub fn event_pipeline(
     };
     ingest_role.finish(t);
     action_role.finish(t);
+    approval_role.finish(t);
     machine_role.finish(t);
     events_role.finish(t);
     Ok(wired)
@@ -531,6 +626,7 @@ fn webhook_api(
     t: &mut Template,
     settings: &Settings,
     ingest: &Function,
+    approval_fn: &Function,
     data: &PipelineData,
     tags: &Tags,
 ) -> Result<WebhookApi, Error> {
@@ -571,6 +667,12 @@ fn webhook_api(
                 zone_name: settings.dns.zone_name.clone(),
             },
             routes,
+            links: vec![LinkRoute {
+                path: approval::ROUTE.iter().map(|p| (*p).to_owned()).collect(),
+                methods: vec!["GET".into(), "POST".into()],
+                function_arn: approval_fn.arn(),
+                why_no_authorizer: "People open these links from a notification: the approval function checks each request's signed, expiring, single-use token, and the stage throttles every caller".into(),
+            }],
             tags: tags.clone(),
         },
         ingest,
@@ -927,6 +1029,12 @@ pub fn check_timeouts(settings: &Settings) -> Result<(), Error> {
         problems.push(format!(
             "pipeline.ingest.timeout_seconds ({}) must be below API Gateway's integration timeout ({integration} s): the API would answer 504 while alert_ingest still publishes",
             p.ingest.timeout_seconds
+        ));
+    }
+    if i64::from(p.approval.function.timeout_seconds) >= integration {
+        problems.push(format!(
+            "pipeline.approval.function.timeout_seconds ({}) must be below API Gateway's integration timeout ({integration} s): a person's click would get a 504 while the decision is still being made",
+            p.approval.function.timeout_seconds
         ));
     }
     let notify = prom_seconds(settings.cluster.alertmanager.group_interval.as_str());

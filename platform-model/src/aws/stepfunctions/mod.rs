@@ -265,6 +265,25 @@ impl<'r> Integrations<'r> {
         )
     }
 
+    /// `lambda:invoke.waitForTaskToken` of `function` with `payload` (which should carry
+    /// `$$.Task.Token`): the state waits until someone calls `SendTaskSuccess` /
+    /// `SendTaskFailure` with the token, or its `TimeoutSeconds` pass (`States.Timeout`).
+    pub fn invoke_for_token(
+        &mut self,
+        function: &Function,
+        placeholder: &str,
+        payload: Json,
+        next: Next,
+    ) -> Task {
+        function.grant_invoke(self.role);
+        let name = self.placeholder(placeholder, function.arn());
+        Task::new(
+            "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            json!({"FunctionName": name, "Payload": payload}),
+            next,
+        )
+    }
+
     /// `events:putEvents` of one entry on `bus`.
     pub fn put_event(
         &mut self,
