@@ -6,10 +6,11 @@
 //!   function's answer as the HTTP answer, 502 when the function fails or dies (what API
 //!   Gateway answers for a Lambda error).
 //! - [`Proxy`]: a forwarding proxy to moto. On the address moto's Step Functions calls
-//!   (`MOTO_PORT`), it answers Lambda `Invoke` of runbook_action through its Runtime API (moto
+//!   (`MOTO_PORT`), it answers Lambda `Invoke` of runbook_action and approval through their Runtime APIs (moto
 //!   would need Docker); in front of a service endpoint (`AWS_ENDPOINT_URL_EVENTBRIDGE`,
 //!   `AWS_ENDPOINT_URL_SSM`) it injects faults.
-//! - [`kube`]: a Kubernetes API stand-in that records each request and answers 404.
+//! - [`kube`]: a Kubernetes API stand-in that records each request, answers a Deployment's
+//!   `scale` and an empty autoscaler list, and 404 otherwise.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -264,17 +265,21 @@ struct WebhookFront {
     stage: String,
     account: String,
     runtime: RuntimeApi,
+    approval: Option<RuntimeApi>,
     log: WebhookLog,
 }
 
 /// API Gateway's REST API in front of alert_ingest, on a free loopback port: `{method}
 /// /webhook/{source}` becomes the proxy event the generated API sends (`AWS_PROXY`,
 /// authorization `NONE`: the bearer token is checked by the function, as in the template).
+/// With `approval`, `{method} /approvals/{incident_id}?<query>` goes to that function the
+/// same way (the links people open).
 pub async fn webhook(
     name: &str,
     stage: &str,
     account: &str,
     runtime: RuntimeApi,
+    approval: Option<RuntimeApi>,
     log: WebhookLog,
 ) -> Result<SocketAddr> {
     let front = WebhookFront {
@@ -282,12 +287,98 @@ pub async fn webhook(
         stage: stage.to_owned(),
         account: account.to_owned(),
         runtime,
+        approval,
         log,
     };
     let app = Router::new()
         .route("/webhook/{source}", axum::routing::any(webhook_call))
+        .route(
+            "/approvals/{incident_id}",
+            axum::routing::any(approval_call),
+        )
         .with_state(front);
     serve(app).await
+}
+
+/// The approval route: the proxy event of `approvals/{incident_id}`, the function's page as
+/// the answer.
+async fn approval_call(
+    State(front): State<WebhookFront>,
+    Path(incident_id): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
+    let Some(runtime) = &front.approval else {
+        return (StatusCode::NOT_FOUND, "no approval function").into_response();
+    };
+    let query: serde_json::Map<String, Value> = uri
+        .query()
+        .map(|q| {
+            url_pairs(q)
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let resource = "/approvals/{incident_id}";
+    let path = format!("/approvals/{incident_id}");
+    let event = json!({
+        "resource": resource,
+        "path": path,
+        "httpMethod": method.as_str(),
+        "headers": {"content-type": "application/x-www-form-urlencoded"},
+        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "pathParameters": {"incident_id": incident_id},
+        "requestContext": {
+            "accountId": front.account,
+            "stage": front.stage,
+            "identity": {"sourceIp": "127.0.0.1"},
+            "resourcePath": resource,
+            "httpMethod": method.as_str(),
+        },
+        "body": String::from_utf8_lossy(&body),
+        "isBase64Encoded": false,
+    });
+    let (status, body) = match runtime
+        .invoke(Bytes::from(event.to_string().into_bytes()))
+        .await
+    {
+        Outcome::Response(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(r) => (
+                r["statusCode"]
+                    .as_u64()
+                    .and_then(|c| u16::try_from(c).ok())
+                    .unwrap_or(502),
+                r["body"].as_str().unwrap_or_default().to_owned(),
+            ),
+            Err(_) => (502, "Internal server error".to_owned()),
+        },
+        _ => (502, "Internal server error".to_owned()),
+    };
+    let mut r = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+        body,
+    )
+        .into_response();
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// `a=b&c=d` decoded (`+` and `%XX`).
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let decode = |x: &str| percent_decode(&x.replace('+', " "));
+            (decode(k), decode(v))
+        })
+        .collect()
 }
 
 async fn webhook_call(
@@ -392,6 +483,8 @@ async fn webhook_call(
 /// One Lambda `Invoke` answered by the proxy.
 #[derive(Debug, Clone)]
 pub struct InvokeCall {
+    /// The function invoked.
+    pub function: String,
     /// When the answer was sent.
     pub at: SystemTime,
     /// The payload Step Functions sent (the `ActionRequest` the definition built).
@@ -425,7 +518,8 @@ struct ProxyState {
     upstream: String,
     client: reqwest::Client,
     faults: Arc<Mutex<Faults>>,
-    function: Option<(String, RuntimeApi, InvokeLog)>,
+    functions: Vec<(String, RuntimeApi)>,
+    invocations: InvokeLog,
 }
 
 /// A forwarding proxy to moto.
@@ -440,16 +534,17 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Forwards everything to `upstream`; with `function` (its name and Runtime API), answers
-    /// Lambda `Invoke` of that function itself.
-    pub async fn start(upstream: &str, function: Option<(String, RuntimeApi)>) -> Result<Proxy> {
+    /// Forwards everything to `upstream`; answers Lambda `Invoke` of each of `functions` (a
+    /// name and its Runtime API) itself.
+    pub async fn start(upstream: &str, functions: Vec<(String, RuntimeApi)>) -> Result<Proxy> {
         let faults = Arc::new(Mutex::new(Faults::default()));
         let invocations = Arc::new(Mutex::new(Vec::new()));
         let state = ProxyState {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: reqwest::Client::builder().build()?,
             faults: faults.clone(),
-            function: function.map(|(name, api)| (name, api, invocations.clone())),
+            functions,
+            invocations: invocations.clone(),
         };
         let app = Router::new().fallback(forward).with_state(state);
         let addr = serve(app).await?;
@@ -487,7 +582,7 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     let path = parts.uri.path().to_owned();
-    if let Some((name, api, log)) = &state.function
+    if !state.functions.is_empty()
         && parts.method == Method::POST
         && let Some(rest) = path.strip_prefix("/2015-03-31/functions/")
         && let Some(target) = rest.strip_suffix("/invocations")
@@ -500,13 +595,14 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
             .split(':')
             .next()
             .unwrap_or_default();
-        if function != name {
+        let Some((name, api)) = state.functions.iter().find(|(n, _)| n == function) else {
             return aws_error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
                 &format!("Function not found: {target}"),
             );
-        }
+        };
+        let log = &state.invocations;
         let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let outcome = api.invoke(body).await;
         let (result, error, bytes) = match outcome {
@@ -526,6 +622,7 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
             }
         };
         log.lock().unwrap().push(InvokeCall {
+            function: name.clone(),
             at: SystemTime::now(),
             payload,
             result,
@@ -667,9 +764,13 @@ pub struct KubeCall {
     pub body: String,
 }
 
-/// The Kubernetes API stand-in: records each request, answers 404 with a `Status` (no
-/// cluster here; the kube client's requests are checked against a recording in
-/// lambdas/tests/it/kube.rs).
+/// Replicas the stand-in's Deployments have.
+pub const KUBE_REPLICAS: i64 = 2;
+
+/// The Kubernetes API stand-in: records each request; answers a Deployment's `scale`
+/// subresource (`GET`: [`KUBE_REPLICAS`], `PATCH`: the patch applied) and an empty autoscaler
+/// list, and 404 with a `Status` for everything else (no cluster here; the kube client's
+/// requests are checked against a recording in lambdas/tests/it/kube.rs).
 pub async fn kube() -> Result<(SocketAddr, Arc<Mutex<Vec<KubeCall>>>)> {
     let log = Arc::new(Mutex::new(Vec::new()));
     let app = Router::new()
@@ -679,11 +780,31 @@ pub async fn kube() -> Result<(SocketAddr, Arc<Mutex<Vec<KubeCall>>>)> {
                 let body = axum::body::to_bytes(body, 1 << 20)
                     .await
                     .unwrap_or_default();
+                let text = String::from_utf8_lossy(&body).into_owned();
                 log.lock().unwrap().push(KubeCall {
                     method: parts.method.to_string(),
                     uri: parts.uri.to_string(),
-                    body: String::from_utf8_lossy(&body).into_owned(),
+                    body: text.clone(),
                 });
+                let path = parts.uri.path();
+                if parts.method == Method::GET && path.ends_with("/horizontalpodautoscalers") {
+                    return (
+                        StatusCode::OK,
+                        json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscalerList", "metadata": {}, "items": []}).to_string(),
+                    );
+                }
+                if path.starts_with("/apis/apps/v1/namespaces/") && path.ends_with("/scale") {
+                    let patched = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .and_then(|p| p["spec"]["replicas"].as_i64());
+                    let replicas = patched.unwrap_or(KUBE_REPLICAS);
+                    return (
+                        StatusCode::OK,
+                        json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {},
+                               "spec": {"replicas": replicas}, "status": {"replicas": KUBE_REPLICAS}})
+                        .to_string(),
+                    );
+                }
                 (
                     StatusCode::NOT_FOUND,
                     json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",

@@ -216,6 +216,22 @@ pub fn definition(definition: &mut Json, factor: u32) -> Vec<String> {
                     "state machine: {name} Seconds {s} -> {new} (the verification loop's attempts are unchanged)"
                 ));
             }
+            // A wait for a human (a task token): its timeout, and the expiry the payload
+            // tells the approval function (the links').
+            if state["Resource"]
+                .as_str()
+                .is_some_and(|r| r.ends_with(".waitForTaskToken"))
+                && let Some(s) = state["TimeoutSeconds"].as_u64()
+            {
+                let new = scaled(Duration::from_secs(s), factor).as_secs();
+                state["TimeoutSeconds"] = Json::from(new);
+                if state["Parameters"]["Payload"]["timeout_seconds"].is_u64() {
+                    state["Parameters"]["Payload"]["timeout_seconds"] = Json::from(new);
+                }
+                changes.push(format!(
+                    "state machine: {name} TimeoutSeconds {s} -> {new} (the approval deadline, and its links' expiry)"
+                ));
+            }
         }
     }
     changes

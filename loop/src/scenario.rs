@@ -13,6 +13,10 @@ use crate::world::{PumpTarget, World};
 
 /// The alert the scenarios drive, and the one degraded mode raises.
 const ERROR_ALERT: &str = "CheckoutHighErrorRate";
+/// The alert whose runbook scales checkout (above the approval bound in dev).
+const LATENCY_ALERT: &str = "CheckoutHighLatency";
+/// Who approves in scenario 3.
+const OPERATOR: &str = "loop-operator";
 /// Injected error share.
 const FAULT_RATE: f64 = 0.5;
 /// The load: requests per second, and a bound on their count.
@@ -54,8 +58,10 @@ struct Obs {
     records: BTreeMap<String, Record>,
     /// (sent to the queue by the bus, detail-type, incident id, alert name)
     bus_events: Vec<(f64, String, String, String)>,
-    /// (received, subject, message)
+    /// (received, subject, message): the paging topic's events
     notifications: Vec<(f64, String, Value)>,
+    /// (received, subject, text): what people read
+    people: Vec<(f64, String, String)>,
     load_ok: u64,
     load_errors: Vec<f64>,
     load_other: u64,
@@ -262,10 +268,17 @@ async fn pump(
                         Err(e) => Err(format!("StartExecution: {e:?}")),
                     }
                 }
-                PumpTarget::Topic(topic) => sns
+                PumpTarget::Topic(topic, transformer) => sns
                     .publish()
                     .topic_arn(topic)
-                    .message(&body)
+                    .message(match transformer {
+                        Some((paths, template)) => crate::world::transform(
+                            paths,
+                            template,
+                            &serde_json::from_str(&body).unwrap_or(Value::Null),
+                        ),
+                        None => body.clone(),
+                    })
                     .send()
                     .await
                     .map(|_| ())
@@ -281,29 +294,40 @@ async fn pump(
     }
 }
 
-async fn read_notifications(
+/// Reads a topic's read-back queue until stopped, handing each SNS envelope's subject and
+/// message text to `keep`.
+async fn read_topic(
     aws: aws_config::SdkConfig,
     queue: String,
     obs: Shared,
     stop: Arc<AtomicBool>,
+    keep: fn(&mut Obs, f64, String, &str),
 ) {
     let sqs = aws_sdk_sqs::Client::new(&aws);
     while !stop.load(Ordering::Relaxed) {
         for m in receive(&sqs, &queue).await {
             let envelope: Value =
                 serde_json::from_str(m.body().unwrap_or_default()).unwrap_or(Value::Null);
-            let message = envelope["Message"]
-                .as_str()
-                .and_then(|t| serde_json::from_str(t).ok())
-                .unwrap_or(Value::Null);
-            obs.lock().unwrap().notifications.push((
+            keep(
+                &mut obs.lock().unwrap(),
                 secs(SystemTime::now()),
                 envelope["Subject"].as_str().unwrap_or_default().to_owned(),
-                message,
-            ));
+                envelope["Message"].as_str().unwrap_or_default(),
+            );
             delete(&sqs, &queue, &m).await;
         }
     }
+}
+
+/// The paging topic's messages are events.
+fn keep_paged(o: &mut Obs, at: f64, subject: String, message: &str) {
+    let event = serde_json::from_str(message).unwrap_or(Value::Null);
+    o.notifications.push((at, subject, event));
+}
+
+/// The notifications topic's messages are text for people.
+fn keep_told(o: &mut Obs, at: f64, subject: String, message: &str) {
+    o.people.push((at, subject, message.to_owned()));
 }
 
 /// A steady, bounded load on checkout: `LOAD_RPS` orders a second until stopped, at most
@@ -334,6 +358,224 @@ async fn load(url: String, obs: Shared, stop: Arc<AtomicBool>) {
             _ => o.load_other += 1,
         }
     }
+}
+
+/// Scenarios 3 and 4: `scale_deployment` aims above dev's approval bound, so the runbook asks
+/// a human through the approval function. In 3 the harness, as that human, opens the link
+/// from the notifications topic and approves: the runbook scales. In 4 nobody answers: the
+/// runbook escalates at the (scaled) deadline.
+async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) -> Result<()> {
+    let latency = json!({"latency_ms": platform_contract::checkout::DEMO_LATENCY_MS});
+    let calm = json!({"latency_ms": 0});
+    let client = reqwest::Client::new();
+    println!(
+        "\n==> scenario 3: scaling above the approval bound waits for a human, who approves ({LATENCY_ALERT}, {latency})"
+    );
+    let fault3 = set_chaos(world, latency.clone()).await?;
+    let asked = wait_for("scenario 3's approval request", SCENARIO_TIMEOUT, || {
+        obs.lock()
+            .unwrap()
+            .people
+            .iter()
+            .find(|(t, _, text)| {
+                *t >= fault3 && text.starts_with("APPROVAL NEEDED") && text.contains(LATENCY_ALERT)
+            })
+            .map(|(_, _, text)| text.clone())
+    })
+    .await;
+    let Some(message) = asked else {
+        report.check(
+            "scenario 3: the gated action asks a human",
+            false,
+            format!("records: {:?}", records_of(obs, LATENCY_ALERT, fault3)),
+        );
+        set_chaos(world, calm).await?;
+        return Ok(());
+    };
+    // The link as people get it, on the harness's front instead of the public host.
+    let link = |label: &str| -> Option<(String, String, String)> {
+        let url = message
+            .lines()
+            .find_map(|l| l.strip_prefix(label))?
+            .trim()
+            .replace(&world.public_url, &world.approval_base);
+        let (path, query) = url.split_once('?')?;
+        let token = query.strip_prefix("token=")?.to_owned();
+        let incident = path.rsplit('/').next()?.to_owned();
+        Some((path.to_owned(), token, incident))
+    };
+    let (Some((path, token, incident)), Some((_, deny_token, _))) =
+        (link("Approve:"), link("Deny:"))
+    else {
+        report.check(
+            "scenario 3: the request carries approve and deny links",
+            false,
+            message,
+        );
+        set_chaos(world, calm).await?;
+        return Ok(());
+    };
+    // The record says a human is asked (the table is polled every 0.4 s).
+    let waiting = wait_for(
+        "the pending approval on the record",
+        Duration::from_secs(5),
+        || {
+            obs.lock()
+                .unwrap()
+                .records
+                .get(&incident)
+                .filter(|r| !r.item["approval_status"].is_null())
+                .map(|r| r.item.clone())
+        },
+    )
+    .await;
+    let shown = client.get(format!("{path}?token={token}")).send().await?;
+    let shown = (
+        shown.status().as_u16(),
+        shown.text().await.unwrap_or_default(),
+    );
+    let post = |token: String| {
+        let client = client.clone();
+        let path = path.clone();
+        async move {
+            let r = client
+                .post(&path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("token={token}&by={OPERATOR}"))
+                .send()
+                .await?;
+            Ok::<_, anyhow::Error>((r.status().as_u16(), r.text().await.unwrap_or_default()))
+        }
+    };
+    let approved = post(token.clone()).await?;
+    let replayed = post(token.clone()).await?;
+    let other = post(deny_token).await?;
+    report.check(
+        "scenario 3: the request reaches people with links; the page asks before it decides, the approval is taken once",
+        waiting
+            .as_ref()
+            .is_some_and(|i| i["approval_status"] == "requested")
+            && shown.0 == 200
+            && shown.1.contains("<form")
+            && approved.0 == 200
+            && approved.1.contains(&format!("Approved by {OPERATOR}"))
+            && replayed.0 == 409
+            && other.0 == 409,
+        format!(
+            "{}; record before: {}; GET {}; POST {}; again {}; the deny link after {}",
+            message.lines().next().unwrap_or_default(),
+            waiting.map_or("none".into(), |i| i["approval_status"].to_string()),
+            shown.0,
+            approved.0,
+            replayed.0,
+            other.0
+        ),
+    );
+    let scaled = wait_for("the approved scale", Duration::from_secs(30), || {
+        world
+            .kube_log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|c| c.method == "PATCH" && c.uri.ends_with("/deployments/checkout/scale"))
+            .cloned()
+    })
+    .await;
+    let decided = wait_for(
+        "the decision on the record",
+        Duration::from_secs(10),
+        || {
+            obs.lock()
+                .unwrap()
+                .records
+                .get(&incident)
+                .filter(|r| r.item["approval_status"] == "approved")
+                .map(|r| r.item.clone())
+        },
+    )
+    .await;
+    report.check(
+        "scenario 3: approved, the runbook runs the action with who approved, and the record says who",
+        scaled.is_some()
+            && decided
+                .as_ref()
+                .is_some_and(|i| i["approval_decided_by"] == OPERATOR),
+        format!(
+            "scale PATCH: {}; record: {}",
+            scaled.map_or("none".into(), |c| c.body),
+            decided.map_or("not approved".into(), |i| format!(
+                "{} by {}",
+                i["approval_status"], i["approval_decided_by"]
+            ))
+        ),
+    );
+    set_chaos(world, calm.clone()).await?;
+    let resolved = wait_for("scenario 3's incident resolved", SCENARIO_TIMEOUT, || {
+        obs.lock()
+            .unwrap()
+            .records
+            .get(&incident)
+            .and_then(|r| status_at(r, "resolved"))
+    })
+    .await;
+    report.check(
+        "scenario 3: the incident resolves once the latency is gone",
+        resolved.is_some(),
+        format!(
+            "{:?}",
+            obs.lock()
+                .unwrap()
+                .records
+                .get(&incident)
+                .map(|r| r.statuses.clone())
+        ),
+    );
+    report.timelines.push(timeline(
+        world,
+        obs,
+        "scenario 3: approved by a human, remedied",
+        LATENCY_ALERT,
+        fault3,
+        &incident,
+        "resolved",
+    ));
+
+    println!("\n==> scenario 4: nobody answers the approval request before the deadline");
+    let fault4 = set_chaos(world, latency).await?;
+    let expired = wait_for("scenario 4's record escalated", SCENARIO_TIMEOUT, || {
+        records_of(obs, LATENCY_ALERT, fault4)
+            .into_iter()
+            .find(|(_, r)| status_at(r, "escalated").is_some())
+    })
+    .await;
+    set_chaos(world, calm).await?;
+    match expired {
+        Some((id, r)) => {
+            report.check(
+                "scenario 4: no decision by the deadline: the approval expires and the incident is escalated",
+                r.item["approval_status"] == "expired" && r.item["approval_decided_by"] == "deadline",
+                format!(
+                    "approval {} by {}",
+                    r.item["approval_status"], r.item["approval_decided_by"]
+                ),
+            );
+            report.timelines.push(timeline(
+                world,
+                obs,
+                "scenario 4: nobody approved, escalated",
+                LATENCY_ALERT,
+                fault4,
+                &id,
+                "escalated",
+            ));
+        }
+        None => report.check(
+            "scenario 4: the unanswered approval escalates",
+            false,
+            format!("records: {:?}", records_of(obs, LATENCY_ALERT, fault4)),
+        ),
+    }
+    Ok(())
 }
 
 async fn set_chaos(world: &World, knobs: Value) -> Result<f64> {
@@ -401,6 +643,7 @@ fn timeline(
     world: &World,
     obs: &Shared,
     scenario: &str,
+    alert: &str,
     fault: f64,
     id: &str,
     end_status: &str,
@@ -410,7 +653,7 @@ fn timeline(
     let episode = o
         .episodes
         .iter()
-        .find(|e| e.name == ERROR_ALERT && e.pending_at >= fault)
+        .find(|e| e.name == alert && e.pending_at >= fault)
         .cloned();
     let accepted = world
         .webhook_log
@@ -423,7 +666,7 @@ fn timeline(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .any(|a| a["labels"]["alertname"] == ERROR_ALERT && a["status"] == "firing")
+                .any(|a| a["labels"]["alertname"] == alert && a["status"] == "firing")
         })
         .map(|c| secs(c.at));
     let on_bus = o
@@ -431,14 +674,33 @@ fn timeline(
         .iter()
         .find(|(_, t, i, _)| t == "incident.created" && i == id)
         .map(|(at, ..)| *at);
-    let action = world
-        .sfn_front
-        .invocations
-        .lock()
-        .unwrap()
+    let invocations = world.sfn_front.invocations.lock().unwrap().clone();
+    // The action applied: runbook_action's first answer that is not a request for approval.
+    let action = invocations
         .iter()
-        .find(|c| c.payload["incident_id"] == id && c.error.is_none())
+        .find(|c| {
+            c.payload["incident_id"] == id
+                && c.payload.get("task_token").is_none()
+                && c.error.is_none()
+                && c.result["outcome"] != "needs_approval"
+        })
         .map(|c| secs(c.at));
+    let item = record.as_ref().map(|r| r.item.clone()).unwrap_or_default();
+    let at = |key: &str| {
+        item[key].as_str().and_then(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| t.unix_timestamp_nanos() as f64 / 1e9)
+        })
+    };
+    // When the runbook asked (its `RequestApproval` entered), and when it was decided, as the
+    // record says.
+    let asked = at("approval_requested_at");
+    let decided = at("approval_decided_at");
+    let approval = item["approval_status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let errors_stopped = action.and_then(|a| {
         let last = o
             .load_errors
@@ -457,13 +719,28 @@ fn timeline(
         ("event on the bus", on_bus),
         ("webhook answered 202", accepted),
         ("incident recorded", record.as_ref().map(|r| r.first_seen)),
-        ("action applied", action),
     ];
+    if asked.is_some() {
+        points.push(("approval requested", asked));
+        points.push((
+            match approval.as_str() {
+                "approved" => "approved by a human",
+                "denied" => "denied by a human",
+                _ => "approval expired",
+            },
+            decided,
+        ));
+    }
+    if approval != "expired" && approval != "denied" {
+        points.push(("action applied", action));
+    }
     if end_status == "escalated" {
         points.push(("record escalated", end));
     } else {
+        if alert == ERROR_ALERT {
+            points.push(("errors stopped", errors_stopped));
+        }
         points.extend([
-            ("errors stopped", errors_stopped),
             (
                 "alert resolved",
                 episode.as_ref().and_then(|e| e.resolved_at),
@@ -510,11 +787,19 @@ pub async fn run(world: &mut World) -> Result<Report> {
             obs.clone(),
             stop.clone(),
         )),
-        tokio::spawn(read_notifications(
+        tokio::spawn(read_topic(
+            world.aws.clone(),
+            world.people_queue.clone(),
+            obs.clone(),
+            stop.clone(),
+            keep_told,
+        )),
+        tokio::spawn(read_topic(
             world.aws.clone(),
             world.notifications_queue.clone(),
             obs.clone(),
             stop.clone(),
+            keep_paged,
         )),
         tokio::spawn(load(world.checkout_url.clone(), obs.clone(), stop.clone())),
     ];
@@ -629,6 +914,7 @@ async fn scenarios(world: &mut World, obs: &Shared, report: &mut Report) -> Resu
                 world,
                 obs,
                 "scenario 1: remedied by degraded mode",
+                ERROR_ALERT,
                 fault1,
                 id,
                 "resolved",
@@ -874,6 +1160,7 @@ async fn scenarios(world: &mut World, obs: &Shared, report: &mut Report) -> Resu
                 world,
                 obs,
                 "scenario 2: not remediable, escalated",
+                ERROR_ALERT,
                 fault2,
                 id,
                 "escalated",
@@ -915,6 +1202,7 @@ async fn scenarios(world: &mut World, obs: &Shared, report: &mut Report) -> Resu
         .overwrite(true)
         .send()
         .await?;
+    approval_scenarios(world, obs, report).await?;
     report.scenario_seconds = began.elapsed().as_secs_f64();
 
     // ---- Notify and audit.
@@ -930,7 +1218,7 @@ async fn scenarios(world: &mut World, obs: &Shared, report: &mut Report) -> Resu
                 m
             });
     report.check(
-        "notifications reach the topic (read back through an SQS subscription)",
+        "events reach the paging topic whole (read back through an SQS subscription)",
         [
             "incident.created",
             "incident.resolved",
@@ -940,6 +1228,37 @@ async fn scenarios(world: &mut World, obs: &Shared, report: &mut Report) -> Resu
         .iter()
         .all(|t| notified.contains_key(*t)),
         format!("{notified:?}"),
+    );
+    // People read sentences (email, chat): one of each kind the scenarios cause, none a raw
+    // event.
+    let people = obs.lock().unwrap().people.clone();
+    let kinds = [
+        ("created", " firing: "),
+        ("action", " enable_degraded_mode applied: "),
+        ("escalated", " ESCALATED to the on-call engineer: "),
+        ("resolved", "RESOLVED "),
+    ];
+    let missing: Vec<&str> = kinds
+        .iter()
+        .filter(|(_, needle)| !people.iter().any(|(_, _, text)| text.contains(needle)))
+        .map(|(kind, _)| *kind)
+        .collect();
+    let raw = people
+        .iter()
+        .filter(|(_, _, text)| serde_json::from_str::<Value>(text).is_ok_and(|v| v.is_object()))
+        .count();
+    report.check(
+        "people read sentences (the notifications topic, read back through an SQS subscription)",
+        missing.is_empty() && raw == 0 && !people.is_empty(),
+        format!(
+            "{} message(s), {raw} raw event(s), missing {missing:?}; e.g. {:?}",
+            people.len(),
+            people
+                .iter()
+                .find(|(_, _, t)| t.contains(" applied: "))
+                .map(|(_, _, t)| t.as_str())
+                .unwrap_or_default()
+        ),
     );
     // moto answers FilterLogEvents with timestamps the SDK refuses ("invalid number"):
     // read through the service's JSON protocol directly.
@@ -997,12 +1316,19 @@ async fn scenarios(world: &mut World, obs: &Shared, report: &mut Report) -> Resu
         json!(world.webhook_log.lock().unwrap().len()),
     );
     counts.insert("executions_started".into(), json!(o.executions));
+    let invoked = world.sfn_front.invocations.lock().unwrap().clone();
+    let approval_invocations = invoked
+        .iter()
+        .filter(|c| c.payload.get("task_token").is_some())
+        .count();
     counts.insert(
         "runbook_action_invocations".into(),
-        json!(world.sfn_front.invocations.lock().unwrap().len()),
+        json!(invoked.len() - approval_invocations),
     );
+    counts.insert("approval_requests".into(), json!(approval_invocations));
+    counts.insert("people_messages".into(), json!(o.people.len()));
     counts.insert("incident_records".into(), json!(o.records.len()));
-    counts.insert("notifications".into(), json!(notified));
+    counts.insert("paged".into(), json!(notified));
     counts.insert("audit_log".into(), json!(audited));
     counts.insert(
         "kubernetes_requests".into(),

@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use platform_contract::runtime::{Var, alert_ingest, checkout, runbook_action};
+use platform_contract::runtime::{self, Var, alert_ingest, checkout, runbook_action};
 
 use crate::Options;
 use crate::fronts::{self, KubeCall, Proxy, RuntimeApi, WebhookLog};
@@ -32,6 +32,8 @@ pub struct World {
     pub degraded_parameter: String,
     pub audit_log_group: String,
     pub notifications_queue: String,
+    /// The people's topic's read-back queue (sentences, approval requests).
+    pub people_queue: String,
     /// Queues standing in for targets moto cannot deliver to: (queue URL, what it feeds).
     pub pumps: Vec<(String, PumpTarget)>,
     pub token: String,
@@ -47,6 +49,11 @@ pub struct World {
     pub webhook_log: WebhookLog,
     /// The harness's own webhook front (the malformed-webhook fault).
     pub webhook_url: String,
+    /// The same front's base URL: the approval links' stand-in host.
+    pub approval_base: String,
+    /// The base URL the approval links name (the API's public URL).
+    pub public_url: String,
+    pub approval: Proc,
     pub bus_proxy: Proxy,
     pub ssm_proxy: Proxy,
     pub sfn_front: Proxy,
@@ -64,8 +71,29 @@ pub struct World {
 pub enum PumpTarget {
     /// StartExecution of the runbook.
     StateMachine(String),
-    /// Publish to the topic.
-    Topic(String),
+    /// Publish to the topic: the event itself, or with the target's input transformer
+    /// (`InputPathsMap`, `InputTemplate`) the sentence it makes.
+    Topic(String, Option<(Vec<(String, String)>, String)>),
+}
+
+/// The text an input transformer makes of `event`: each `<name>` of `template` replaced by the
+/// value at its path (`$.a.b`; a string as itself, anything else as JSON), as EventBridge does
+/// for a plain-text template.
+pub fn transform(paths: &[(String, String)], template: &str, event: &Value) -> String {
+    let mut out = template.to_owned();
+    for (name, path) in paths {
+        let mut v = event;
+        for part in path.trim_start_matches("$.").split('.') {
+            v = &v[part];
+        }
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        out = out.replace(&format!("<{name}>"), &text);
+    }
+    out
 }
 
 fn step(what: &str) {
@@ -222,7 +250,9 @@ impl World {
 
         let bin = root.join("target/debug");
         if options.build {
-            step("building synth, alert_ingest, runbook_action and checkout (cargo build)");
+            step(
+                "building synth, alert_ingest, runbook_action, approval and checkout (cargo build)",
+            );
             let status =
                 std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
                     .current_dir(&root)
@@ -236,7 +266,13 @@ impl World {
                 bail!("cargo build failed");
             }
         }
-        for b in ["synth", "alert_ingest", "runbook_action", "checkout"] {
+        for b in [
+            "synth",
+            "alert_ingest",
+            "runbook_action",
+            "approval",
+            "checkout",
+        ] {
             if !bin.join(b).is_file() {
                 bail!("{} missing: run without --no-build", bin.join(b).display());
             }
@@ -307,6 +343,7 @@ impl World {
         };
         let (ingest_name, ingest_timeout, ingest_memory) = function("AlertIngestFunction")?;
         let (runbook_name, runbook_timeout, runbook_memory) = function("RunbookActionFunction")?;
+        let (approval_name, approval_timeout, approval_memory) = function("ApprovalFunction")?;
         let arn = |name: &str| format!("arn:aws:lambda:{region}:{ACCOUNT}:function:{name}");
 
         step("the AWS side on the moto server");
@@ -314,10 +351,18 @@ impl World {
         let moto_url = format!("http://127.0.0.1:{moto_port}");
         let (runbook_api, runbook_api_addr) =
             RuntimeApi::serve(&arn(&runbook_name), Duration::from_secs(runbook_timeout)).await?;
-        let sfn_front =
-            Proxy::start(&moto_url, Some((runbook_name.clone(), runbook_api.clone()))).await?;
+        let (approval_api, approval_api_addr) =
+            RuntimeApi::serve(&arn(&approval_name), Duration::from_secs(approval_timeout)).await?;
+        let sfn_front = Proxy::start(
+            &moto_url,
+            vec![
+                (runbook_name.clone(), runbook_api.clone()),
+                (approval_name.clone(), approval_api.clone()),
+            ],
+        )
+        .await?;
         emulated.push(format!(
-            "Step Functions -> Lambda: moto's Step Functions calls the Lambda API on {} (MOTO_PORT), where the harness answers Invoke of {runbook_name} through its Runtime API (moto would need Docker); every other call is forwarded to moto",
+            "Step Functions -> Lambda: moto's Step Functions calls the Lambda API on {} (MOTO_PORT), where the harness answers Invoke of {runbook_name} and {approval_name} (with its task token) through their Runtime APIs (moto would need Docker); every other call is forwarded to moto",
             sfn_front.url()
         ));
         let mut cmd = Command::new(&moto);
@@ -505,15 +550,30 @@ impl World {
                 let service = t.arn().split(':').nth(2).unwrap_or_default().to_owned();
                 let target = match service.as_str() {
                     "states" => PumpTarget::StateMachine(state_machine_arn.clone()),
-                    "sns" => PumpTarget::Topic(t.arn().to_owned()),
+                    "sns" => PumpTarget::Topic(
+                        t.arn().to_owned(),
+                        t.input_transformer().map(|x| {
+                            let template = x.input_template();
+                            // The copy sent to moto carries it as a JSON string.
+                            let template = serde_json::from_str::<String>(template)
+                                .unwrap_or_else(|_| template.to_owned());
+                            let paths = x
+                                .input_paths_map()
+                                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                                .unwrap_or_default();
+                            (paths, template)
+                        }),
+                    ),
                     _ => continue,
                 };
+                // A topic target's input transformer is applied by the pump (moto's own breaks
+                // on a value with a quote in it); nothing else rewrites an event.
                 if t.input().is_some()
                     || t.input_path().is_some()
-                    || t.input_transformer().is_some()
+                    || (t.input_transformer().is_some() && service != "sns")
                 {
                     bail!(
-                        "rule {rule} target {}: an input transformation is not emulated by the loop",
+                        "rule {rule} target {}: this input transformation is not emulated by the loop",
                         t.id()
                     );
                 }
@@ -556,7 +616,10 @@ impl World {
                     PumpTarget::StateMachine(_) => {
                         "StartExecution of the runbook (EventBridge -> Step Functions; moto answers PutEvents with 500 for that target)"
                     }
-                    PumpTarget::Topic(_) => {
+                    PumpTarget::Topic(_, Some(_)) => {
+                        "Publish to the topic of the sentence the target's input transformer makes of the event, applied by the harness (EventBridge -> SNS; moto answers PutEvents with 500 for that target, and its transformer parses a plain-text template as JSON)"
+                    }
+                    PumpTarget::Topic(_, None) => {
                         "Publish to the topic with the event as the message (EventBridge -> SNS; moto answers PutEvents with 500 for that target)"
                     }
                 };
@@ -569,61 +632,85 @@ impl World {
             }
         }
 
-        // The notifications, read back through an SQS subscription of the topic.
-        let topic = physical("NotificationsTopic")?;
-        let notifications_queue = sqs
-            .create_queue()
-            .queue_name("loop-notifications-readback")
-            .send()
-            .await?
-            .queue_url()
-            .context("queue URL")?
-            .to_owned();
-        aws_sdk_sns::Client::new(&aws)
-            .subscribe()
-            .topic_arn(&topic)
-            .protocol("sqs")
-            .endpoint(format!(
-                "arn:aws:sqs:{region}:{ACCOUNT}:loop-notifications-readback"
-            ))
-            .send()
-            .await
-            .context("Subscribe the read-back queue")?;
-        println!(
-            "  topic {topic}: SQS subscription loop-notifications-readback added (the notifications are read back from it)"
-        );
+        // The notifications, read back through an SQS subscription of each topic: the
+        // pager's events (JSON) and what people read (sentences, approval requests).
+        let mut readback = Vec::new();
+        for (logical, queue_name) in [
+            ("PagingTopic", "loop-paging-readback"),
+            ("NotificationsTopic", "loop-people-readback"),
+        ] {
+            let topic = physical(logical)?;
+            let url = sqs
+                .create_queue()
+                .queue_name(queue_name)
+                .send()
+                .await?
+                .queue_url()
+                .context("queue URL")?
+                .to_owned();
+            aws_sdk_sns::Client::new(&aws)
+                .subscribe()
+                .topic_arn(&topic)
+                .protocol("sqs")
+                .endpoint(format!("arn:aws:sqs:{region}:{ACCOUNT}:{queue_name}"))
+                .send()
+                .await
+                .with_context(|| format!("Subscribe the read-back queue {queue_name}"))?;
+            println!(
+                "  topic {topic}: SQS subscription {queue_name} added (its messages are read back from it)"
+            );
+            readback.push(url);
+        }
+        let people_queue = readback.pop().context("people read-back")?;
+        let notifications_queue = readback.pop().context("paging read-back")?;
 
         // moto's CloudFormation does not create AWS::SecretsManager::Secret: the harness
         // makes it as the template declares it (name, GenerateSecretString).
         let secret_props = &resources_t["WebhookTokenSecret"]["Properties"];
-        let secret_name = secret_props["Name"]
-            .as_str()
-            .context("the token secret's Name")?;
         let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-        let generate = &secret_props["GenerateSecretString"];
-        let password = secrets
-            .get_random_password()
-            .password_length(generate["PasswordLength"].as_i64().unwrap_or(32))
-            .exclude_punctuation(generate["ExcludePunctuation"].as_bool().unwrap_or(false))
-            .send()
-            .await?
-            .random_password()
-            .context("GetRandomPassword")?
-            .to_owned();
-        let secret_arn = secrets
-            .create_secret()
-            .name(secret_name)
-            .secret_string(&password)
-            .send()
-            .await
-            .context("CreateSecret of the webhook token")?
-            .arn()
-            .context("the secret's ARN")?
-            .to_owned();
+        let make_secret = |props: Value| {
+            let secrets = secrets.clone();
+            async move {
+                let name = props["Name"]
+                    .as_str()
+                    .context("the secret's Name")?
+                    .to_owned();
+                let generate = &props["GenerateSecretString"];
+                let password = secrets
+                    .get_random_password()
+                    .password_length(generate["PasswordLength"].as_i64().unwrap_or(32))
+                    .exclude_punctuation(generate["ExcludePunctuation"].as_bool().unwrap_or(false))
+                    .send()
+                    .await?
+                    .random_password()
+                    .context("GetRandomPassword")?
+                    .to_owned();
+                let arn = secrets
+                    .create_secret()
+                    .name(&name)
+                    .secret_string(&password)
+                    .send()
+                    .await
+                    .with_context(|| format!("CreateSecret {name}"))?
+                    .arn()
+                    .context("the secret's ARN")?
+                    .to_owned();
+                Ok::<_, anyhow::Error>((name, arn))
+            }
+        };
+        let (secret_name, secret_arn) = make_secret(secret_props.clone()).await?;
         change(
             &mut changes,
             format!(
                 "WebhookTokenSecret: created by the harness as {secret_name} with GenerateSecretString's rules (moto's CloudFormation skips AWS::SecretsManager::Secret)"
+            ),
+        );
+        let (key_name, key_arn) =
+            make_secret(resources_t["ApprovalSigningKey"]["Properties"].clone()).await?;
+        change(
+            &mut changes,
+            format!(
+                "ApprovalSigningKey: created by the harness as {key_name} with GenerateSecretString's rules (moto's CloudFormation skips AWS::SecretsManager::Secret)"
             ),
         );
         let token = secrets
@@ -659,8 +746,9 @@ impl World {
         };
         let ingest_vars = vars(ingest_name.clone()).await?;
         let runbook_vars = vars(runbook_name.clone()).await?;
-        let bus_proxy = Proxy::start(&moto_url, None).await?;
-        let ssm_proxy = Proxy::start(&moto_url, None).await?;
+        let approval_vars = vars(approval_name.clone()).await?;
+        let bus_proxy = Proxy::start(&moto_url, vec![]).await?;
+        let ssm_proxy = Proxy::start(&moto_url, vec![]).await?;
         let (ingest_api, ingest_api_addr) =
             RuntimeApi::serve(&arn(&ingest_name), Duration::from_secs(ingest_timeout)).await?;
         let mut ingest_cmd: Vec<(String, String)> = ingest_vars.into_iter().collect();
@@ -739,6 +827,35 @@ impl World {
             &logs,
         )?;
 
+        // approval: the links' base URL is the API's public one; the harness's webhook front
+        // stands in for it (the scenario rewrites the links' host).
+        let mut approval_env: Vec<(String, String)> = approval_vars.into_iter().collect();
+        approval_env.sort();
+        let key_var = runtime::approval::SIGNING_KEY_SECRET_ARN.name;
+        approval_env.retain(|(k, _)| k != key_var);
+        change(
+            &mut changes,
+            format!(
+                "{approval_name}: SIGNING_KEY_SECRET_ARN -> {key_arn} (the secret the harness made; moto drops the variable its Ref resolves to)"
+            ),
+        );
+        approval_env.push((key_var.into(), key_arn.clone()));
+        let public_url = approval_env
+            .iter()
+            .find(|(k, _)| k == runtime::approval::PUBLIC_URL.name)
+            .map(|(_, v)| v.clone())
+            .context("approval's PUBLIC_URL")?;
+        approval_env.extend(runtime_vars(&approval_name, approval_memory));
+        approval_env.extend([
+            (
+                "AWS_LAMBDA_RUNTIME_API".into(),
+                approval_api_addr.to_string(),
+            ),
+            ("AWS_LAMBDA_FUNCTION_NAME".into(), approval_name.clone()),
+        ]);
+        let approval = start_function("approval", &bin, &approval_env, &moto_url, &region, &logs)?;
+        emulated.push(format!("API Gateway -> approval: the same front builds the proxy event of GET/POST /approvals/{{incident_id}}; the links name {public_url}, whose host the scenario replaces with the front's"));
+
         let webhook_log: WebhookLog = Arc::new(Mutex::new(Vec::new()));
         let stage = resources_t
             .values()
@@ -753,6 +870,7 @@ impl World {
                 &stage,
                 ACCOUNT,
                 ingest_api.clone(),
+                Some(approval_api.clone()),
                 webhook_log.clone(),
             )
             .await?;
@@ -916,6 +1034,7 @@ impl World {
                 .map(str::to_owned)
                 .map_or_else(|| physical("AuditLogGroup"), Ok)?,
             notifications_queue,
+            people_queue,
             pumps,
             token,
             ingest_api,
@@ -929,6 +1048,11 @@ impl World {
             alertmanagers,
             webhook_log,
             webhook_url: fronts_urls[2].clone(),
+            approval_base: fronts_urls[2]
+                .trim_end_matches("/webhook/alertmanager")
+                .to_owned(),
+            public_url,
+            approval,
             bus_proxy,
             ssm_proxy,
             sfn_front,
@@ -964,6 +1088,7 @@ impl World {
         let _ = self.checkout.stop().await;
         let _ = self.ingest.stop().await;
         let _ = self.runbook.stop().await;
+        let _ = self.approval.stop().await;
         for p in self.procs.iter_mut().rev() {
             let _ = p.stop().await;
         }

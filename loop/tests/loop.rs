@@ -3,8 +3,8 @@
 //! `.tools/venv`, Prometheus and Alertmanager from Debian), and checks its report: every fault
 //! of issue #15 with its asserted outcome, and a timeline with MTTR per scenario.
 //!
-//! Needs target/debug/{synth,alert_ingest,runbook_action,checkout}: `cargo test --workspace`
-//! builds them before any test runs; alone, run
+//! Needs target/debug/{synth,alert_ingest,runbook_action,approval,checkout}: `cargo test
+//! --workspace` builds them before any test runs; alone, run
 //! `cargo build -p synth -p lambdas -p checkout --bins` first.
 
 use std::path::Path;
@@ -50,8 +50,13 @@ fn the_loop_closes_with_every_fault() {
         "a malformed webhook gets a 400 naming the field",
         "scenario 1: remediated, never escalated",
         "scenario 2: the incident ends escalated, and the escalation is published",
-        "notifications reach the topic",
+        "events reach the paging topic whole",
+        "people read sentences",
         "every platform event is in the audit log group",
+        "scenario 3: the request reaches people with links",
+        "scenario 3: approved, the runbook runs the action with who approved",
+        "scenario 3: the incident resolves",
+        "scenario 4: no decision by the deadline",
     ] {
         assert!(
             names.iter().any(|n| n.starts_with(fault)),
@@ -60,7 +65,7 @@ fn the_loop_closes_with_every_fault() {
     }
     assert!(checks.iter().all(|c| c["passed"] == true), "{text}");
     let timelines = report["timelines"].as_array().unwrap();
-    assert_eq!(timelines.len(), 2, "{text}");
+    assert_eq!(timelines.len(), 4, "{text}");
     for t in timelines {
         let points = t["points"].as_array().unwrap();
         assert!(

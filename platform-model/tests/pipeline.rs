@@ -145,7 +145,7 @@ fn the_paging_subscription_receives_only_critical_incidents() {
     assert_eq!(https.len(), 2, "paging and chat");
     let paging = subs
         .iter()
-        .find(|(id, _)| *id == "NotificationsPaging")
+        .find(|(id, _)| *id == "PagingSubscription")
         .unwrap()
         .1;
     // Critical incidents page, and so does every platform alarm going into ALARM (CloudWatch's
@@ -176,11 +176,14 @@ fn the_paging_subscription_receives_only_critical_incidents() {
         .unwrap()
         .1;
     assert_eq!(email["Properties"]["Endpoint"], "sre-oncall@example.com");
+    // People (email, chat) read the notifications topic; the pager has its own topic.
     for (id, s) in subs {
-        assert_eq!(
-            s["Properties"]["TopicArn"],
-            json!({"Ref": "NotificationsTopic"})
-        );
+        let topic = if id == "PagingSubscription" {
+            "PagingTopic"
+        } else {
+            "NotificationsTopic"
+        };
+        assert_eq!(s["Properties"]["TopicArn"], json!({"Ref": topic}), "{id}");
         // Undeliverable notifications are kept.
         assert_eq!(
             s["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
@@ -188,8 +191,13 @@ fn the_paging_subscription_receives_only_critical_incidents() {
             "{id}"
         );
     }
-    let publishers = &one(&t, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"];
-    for s in publishers.as_array().unwrap() {
+    let policies = of_type(&t, "AWS::SNS::TopicPolicy");
+    assert_eq!(policies.len(), 2);
+    for s in policies.iter().flat_map(|(_, p)| {
+        p["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+    }) {
         assert!(
             s["Condition"]["StringEquals"]["aws:SourceAccount"].is_object(),
             "{s}"
@@ -199,12 +207,15 @@ fn the_paging_subscription_receives_only_critical_incidents() {
             "{s}"
         );
     }
-    let topic = one(&t, "AWS::SNS::Topic");
-    assert_eq!(
-        topic["Properties"]["TopicName"],
-        "sre-incident-notifications"
-    );
-    assert_eq!(topic["Properties"]["KmsMasterKeyId"], key_arn());
+    let topics = of_type(&t, "AWS::SNS::Topic");
+    let names: Vec<_> = topics
+        .iter()
+        .map(|(_, t)| t["Properties"]["TopicName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sre-incident-notifications", "sre-incident-paging"]);
+    for (_, topic) in &topics {
+        assert_eq!(topic["Properties"]["KmsMasterKeyId"], key_arn());
+    }
 }
 
 #[test]
@@ -396,7 +407,8 @@ fn no_role_uses_a_wildcard_resource_except_where_aws_allows_nothing_narrower() {
 fn every_rule_target_has_a_retry_policy_and_the_dead_letter_queue() {
     let (_, t) = stack(Environment::Prod);
     let rules = of_type(&t, "AWS::Events::Rule");
-    assert_eq!(rules.len(), 3);
+    // Lifecycle, notify (paging), audit, and a sentence rule per (event, severity).
+    assert_eq!(rules.len(), 3 + 5 * 3);
     for (id, r) in rules {
         assert_eq!(
             r["Properties"]["EventBusName"],
@@ -423,7 +435,7 @@ fn every_rule_target_has_a_retry_policy_and_the_dead_letter_queue() {
         ["aws:SourceArn"];
     assert_eq!(
         sources.as_array().unwrap().len(),
-        3,
+        3 + 5 * 3,
         "every rule may dead-letter, nothing else"
     );
 }
@@ -672,9 +684,10 @@ fn meta_monitoring_alarms_notify_the_topic() {
         json!([{"Name": "Outcome", "Value": "unavailable"}])
     );
     for (id, a) in &alarms {
+        // People and the pager.
         assert_eq!(
             a["Properties"]["AlarmActions"],
-            json!([{"Ref": "NotificationsTopic"}]),
+            json!([{"Ref": "NotificationsTopic"}, {"Ref": "PagingTopic"}]),
             "{id}"
         );
     }
@@ -1066,4 +1079,79 @@ fn https_subscribers_get_three_retries_over_ten_minutes() {
         }
     }
     assert_eq!(https, 2, "chat and paging");
+}
+
+/// People get a sentence per event: a rule per (detail type, severity) filtering on
+/// `detail.severity`, whose input transformer reads only paths the contract's detail type has;
+/// the pager gets every event whole on its own topic.
+#[test]
+fn people_read_sentences_made_from_contract_fields() {
+    use platform_model::contract::Severity;
+    use platform_model::contract::approval::ApprovalDecided;
+    use platform_model::contract::events::{
+        ActionCompleted, DetailType, IncidentCreated, IncidentEscalated, IncidentResolved,
+    };
+    use platform_model::platform::messages::{SENTENCES, sentence};
+    let (_, t) = stack(Environment::Prod);
+    let notify = &t["Resources"]["NotifyRule"]["Properties"];
+    assert_eq!(notify["Targets"][0]["Arn"], json!({"Ref": "PagingTopic"}));
+    assert!(notify["Targets"][0].get("InputTransformer").is_none());
+    let fields = |dt: DetailType| -> Vec<String> {
+        match dt {
+            DetailType::IncidentCreated => contract_fields::<IncidentCreated>(),
+            DetailType::IncidentResolved => contract_fields::<IncidentResolved>(),
+            DetailType::ActionCompleted => contract_fields::<ActionCompleted>(),
+            DetailType::ApprovalDecided => contract_fields::<ApprovalDecided>(),
+            DetailType::IncidentEscalated => contract_fields::<IncidentEscalated>(),
+            DetailType::ApprovalRequested => vec![],
+        }
+    };
+    for dt in SENTENCES {
+        for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
+            let id = format!(
+                "Tell{}{}Rule",
+                platform_model::cfn::LogicalId::from_path(&[dt.as_str()])
+                    .unwrap()
+                    .as_str(),
+                platform_model::cfn::LogicalId::from_path(&[sev.as_str()])
+                    .unwrap()
+                    .as_str()
+            );
+            let rule = &t["Resources"][&id]["Properties"];
+            assert_eq!(
+                rule["EventPattern"]["detail"]["severity"],
+                json!([sev.as_str()]),
+                "{id}"
+            );
+            assert_eq!(
+                rule["EventPattern"]["detail-type"],
+                json!([dt.as_str()]),
+                "{id}"
+            );
+            let target = &rule["Targets"][0];
+            assert_eq!(target["Arn"], json!({"Ref": "NotificationsTopic"}), "{id}");
+            let transformer = &target["InputTransformer"];
+            let template = transformer["InputTemplate"].as_str().unwrap();
+            assert!(
+                template.contains(&sev.as_str().to_ascii_uppercase()),
+                "{id}: {template}"
+            );
+            let expected = sentence(dt, sev).unwrap();
+            for (name, path) in transformer["InputPathsMap"].as_object().unwrap() {
+                assert!(
+                    template.contains(&format!("<{name}>")),
+                    "{id}: <{name}> unused"
+                );
+                assert_eq!(expected.paths[name], path.as_str().unwrap());
+                let path = path.as_str().unwrap();
+                let field = path.strip_prefix("$.detail.").unwrap();
+                let top = field.split('.').next().unwrap();
+                assert!(
+                    fields(dt).contains(&top.to_owned()),
+                    "{id}: {path} is not a field of {}",
+                    dt.as_str()
+                );
+            }
+        }
+    }
 }

@@ -14,7 +14,10 @@ use serde_json::Value;
 ///   name the bus is created with (the value `Ref` has on AWS);
 /// - `AWS::ApiGateway::DomainName` is not implemented, so the `Fn::GetAtt` of the webhook
 ///   domain's alias record fails validation: the custom domain (domain, base path mapping,
-///   record) is removed from the copy. The seam test checks what the domain serves instead.
+///   record) is removed from the copy. The seam test checks what the domain serves instead;
+/// - a rule target's plain-text `InputTemplate` (AWS delivers it as text) makes moto's
+///   `PutEvents` fail with a 500 (it parses every template as JSON): it becomes the JSON string
+///   of the same text, which moto delivers with quotes (the readers take the string back out).
 pub fn for_moto(template: &Value) -> (Value, Vec<String>) {
     let mut t = template.clone();
     let mut changes = Vec::new();
@@ -74,6 +77,35 @@ pub fn for_moto(template: &Value) -> (Value, Vec<String>) {
             Value::Array(items) => items.iter_mut().for_each(|x| unref(x, buses, n)),
             _ => {}
         }
+    }
+    let mut quoted = 0;
+    for r in t["Resources"].as_object_mut().unwrap().values_mut() {
+        if r["Type"] != "AWS::Events::Rule" {
+            continue;
+        }
+        for target in r["Properties"]["Targets"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            let Some(template) = target
+                .get_mut("InputTransformer")
+                .and_then(|x| x.get_mut("InputTemplate"))
+            else {
+                continue;
+            };
+            if let Some(text) = template.as_str()
+                && serde_json::from_str::<Value>(text).is_err()
+            {
+                *template = Value::String(Value::String(text.to_owned()).to_string());
+                quoted += 1;
+            }
+        }
+    }
+    if quoted > 0 {
+        changes.push(format!(
+            "{quoted} plain-text InputTemplate(s) written as JSON strings"
+        ));
     }
     let mut n = 0;
     unref(&mut t, &buses, &mut n);

@@ -164,7 +164,7 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
     let (sent, changes) = for_moto(&template);
     assert_eq!(
         changes.len(),
-        4,
+        5,
         "the moto workarounds still apply: {changes:?}"
     );
 
@@ -448,12 +448,19 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
     assert_eq!(states.last().unwrap(), "AlreadyResolved", "{states:?}");
 
     // moto's EventBridge delivers to SQS, not SNS: the rules' topic targets are pointed at a
-    // queue (same target ids), where the notifications are read back.
-    let queue_url = moto.aws(&["sqs", "create-queue", "--queue-name", "notified"])["QueueUrl"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let queue_arn = format!("arn:aws:sqs:{}:123456789012:notified", REGION);
+    // queue (same target ids and input transformers), where the notifications are read back:
+    // `notified` gets the paging topic's events, `told` the people's sentences.
+    let queue = |name: &str| {
+        let url = moto.aws(&["sqs", "create-queue", "--queue-name", name])["QueueUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (url, format!("arn:aws:sqs:{REGION}:123456789012:{name}"))
+    };
+    let (queue_url, queue_arn) = queue("notified");
+    let (told_url, told_arn) = queue("told");
+    // The lifecycle rule's runbook target too (moto delivers no event to Step Functions).
+    let (_, started_arn) = queue("started");
     let rules = moto.aws(&["events", "list-rules", "--event-bus-name", bus]);
     for rule in rules["Rules"].as_array().unwrap() {
         let name = rule["Name"].as_str().unwrap();
@@ -466,9 +473,17 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
             bus,
         ]);
         for target in targets["Targets"].as_array().unwrap() {
-            if target["Arn"].as_str().unwrap().contains(":sns:") {
+            let arn = target["Arn"].as_str().unwrap();
+            if arn.contains(":sns:") || arn.contains(":states:") {
                 let mut to_queue = target.clone();
-                to_queue["Arn"] = queue_arn.clone().into();
+                to_queue["Arn"] = if arn.contains(":states:") {
+                    to_queue.as_object_mut().unwrap().remove("RoleArn");
+                    started_arn.clone().into()
+                } else if target.get("InputTransformer").is_some() {
+                    told_arn.clone().into()
+                } else {
+                    queue_arn.clone().into()
+                };
                 moto.aws(&[
                     "events",
                     "put-targets",
@@ -526,6 +541,7 @@ fn the_dev_pipeline_stack_deploys_to_the_emulator() {
         serde_json::from_value(escalation["detail"].clone()).unwrap();
     assert_eq!(detail.incident_id, "inc-critical-no-runbook");
     assert_eq!(detail.status, "escalated");
+    people_read_a_sentence_per_event(&moto, bus, &told_url);
 
     // A resolution without a start (a Datadog recovery) finds the record by its id ...
     let mut datadog = created.clone();
@@ -1018,4 +1034,167 @@ fn a_new_account_stands_up_in_the_manifest_s_order() {
         tags["aws:RequestTag/kubernetes-service-account"], "checkout",
         "{pods}"
     );
+}
+
+/// Every body now in the queue.
+fn drain(moto: &Moto, url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    loop {
+        let got = moto.aws(&[
+            "sqs",
+            "receive-message",
+            "--queue-url",
+            url,
+            "--max-number-of-messages",
+            "10",
+        ]);
+        let Some(messages) = got["Messages"].as_array().filter(|m| !m.is_empty()) else {
+            return out;
+        };
+        for m in messages {
+            out.push(m["Body"].as_str().unwrap().to_owned());
+            moto.aws(&[
+                "sqs",
+                "delete-message",
+                "--queue-url",
+                url,
+                "--receipt-handle",
+                m["ReceiptHandle"].as_str().unwrap(),
+            ]);
+        }
+    }
+}
+
+/// One event of each kind people are told about, put on the deployed bus; the sentence each
+/// rule's input transformer made, read back from moto (the queue standing in for the
+/// notifications topic), is what `messages::render` says and what the snapshot shows.
+fn people_read_a_sentence_per_event(moto: &Moto, bus: &str, told: &str) {
+    use platform_model::contract::Severity;
+    use platform_model::contract::approval::{ApprovalDecided, Decision};
+    use platform_model::contract::events::{
+        ActionCompleted, IncidentCreated, IncidentEscalated, IncidentResolved, PlatformEvent,
+    };
+    use platform_model::contract::runbook::{Action, Outcome, Target};
+    use platform_model::platform::messages::{render, sentence};
+    drain(moto, told);
+    let id = "inc-people-3f2a9c";
+    let target = Target {
+        namespace: "apps".into(),
+        name: "checkout".into(),
+    };
+    fn entry<E: PlatformEvent>(bus: &str, source: &str, detail: &E) -> Value {
+        serde_json::json!({
+            "EventBusName": bus,
+            "Source": source,
+            "DetailType": E::DETAIL_TYPE.as_str(),
+            "Detail": serde_json::to_string(detail).unwrap(),
+        })
+    }
+    let entries = vec![
+        entry(
+            bus,
+            "sre.alertmanager",
+            &IncidentCreated {
+                incident_id: id.into(),
+                alert_name: "CheckoutHighErrorRate".into(),
+                severity: Severity::Critical,
+                summary: "checkout error ratio above 5% in apps".into(),
+                description: String::new(),
+                fingerprint: "3f2a9c".into(),
+                starts_at: "2026-01-05T10:00:00Z".into(),
+                labels: Default::default(),
+                runbook: None,
+                received_at: "2026-01-05T10:00:03Z".into(),
+                received_at_epoch: 1_767_607_203,
+                account: "123456789012".into(),
+                region: REGION.into(),
+            },
+        ),
+        entry(
+            bus,
+            "sre.runbook",
+            &ActionCompleted {
+                incident_id: id.into(),
+                alert_name: "CheckoutHighErrorRate".into(),
+                severity: Severity::Critical,
+                action: Action::EnableDegradedMode,
+                target: target.clone(),
+                outcome: Outcome::Applied,
+                message:
+                    "set /checkout/degraded_mode to true and restarted deployment apps/checkout"
+                        .into(),
+                completed_at: "2026-01-05T10:02:11Z".into(),
+            },
+        ),
+        entry(
+            bus,
+            "sre.approval",
+            &ApprovalDecided {
+                incident_id: id.into(),
+                alert_name: "CheckoutHighLatency".into(),
+                severity: Severity::Critical,
+                approval_id: "ap-1".into(),
+                action: Action::ScaleDeployment,
+                target: target.clone(),
+                decision: Decision::Approve,
+                decided_by: "alice".into(),
+                decided_at: "2026-01-05T10:03:40Z".into(),
+            },
+        ),
+        entry(
+            bus,
+            "sre.runbook",
+            &IncidentEscalated {
+                incident_id: id.into(),
+                alert_name: "CheckoutHighErrorRate".into(),
+                severity: Severity::Critical,
+                summary: "checkout error ratio above 5% in apps".into(),
+                fingerprint: "3f2a9c".into(),
+                starts_at: "2026-01-05T10:00:00Z".into(),
+                received_at: "2026-01-05T10:00:03Z".into(),
+                escalated_at: "2026-01-05T10:17:11Z".into(),
+                status: "escalated".into(),
+            },
+        ),
+        entry(
+            bus,
+            "sre.alertmanager",
+            &IncidentResolved {
+                incident_id: id.into(),
+                alert_name: "CheckoutHighErrorRate".into(),
+                severity: Severity::Warning,
+                fingerprint: "3f2a9c".into(),
+                starts_at: "2026-01-05T10:00:00Z".into(),
+                resolved_at: "2026-01-05T10:20:00Z".into(),
+                time_to_resolve_seconds: Some(1200),
+                received_at: "2026-01-05T10:20:02Z".into(),
+                received_at_epoch: 1_767_608_402,
+            },
+        ),
+    ];
+    let mut expected = Vec::new();
+    for e in &entries {
+        let event = serde_json::json!({"detail": serde_json::from_str::<Value>(e["Detail"].as_str().unwrap()).unwrap()});
+        let dt = platform_model::contract::events::DetailType::ALL
+            .into_iter()
+            .find(|d| d.as_str() == e["DetailType"])
+            .unwrap();
+        let severity: Severity =
+            serde_json::from_value(event["detail"]["severity"].clone()).unwrap();
+        expected.push(render(&sentence(dt, severity).unwrap(), &event));
+        moto.aws(&[
+            "events",
+            "put-events",
+            "--entries",
+            &serde_json::json!([e]).to_string(),
+        ]);
+    }
+    // moto delivers the text as a JSON string (the template was quoted for it, see
+    // `emulator::for_moto`); AWS delivers the text itself.
+    let told: Vec<String> = drain(moto, told)
+        .iter()
+        .map(|b| serde_json::from_str::<String>(b).unwrap_or_else(|e| panic!("{b}: {e}")))
+        .collect();
+    assert_eq!(told, expected, "one sentence per event, in order");
+    insta::assert_snapshot!("people_messages", told.join("\n"));
 }

@@ -648,7 +648,10 @@ async fn set_status(
 }
 
 async fn decide(app: &Approvals, claims: &Claims, pending: &Pending, by: &str, ip: String) -> Page {
-    let at = link::rfc3339((app.now)());
+    // When, to the sub-second (the expiry checks use whole seconds of `app.now`).
+    let at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| link::rfc3339((app.now)()));
     let to = claims.decision.status();
     // The conditional write is what makes a link single-use: of two clicks, one wins.
     let item = match set_status(app, claims, status::REQUESTED, to, by, &at, &ip).await {
@@ -665,6 +668,13 @@ async fn decide(app: &Approvals, claims: &Claims, pending: &Pending, by: &str, i
     };
     let decided = pending_of(&item);
     let task_token = decided.task_token.clone().unwrap_or_default();
+    // `gone`: the runbook no longer waits for this token (its deadline passed).
+    fn failed<E: std::error::Error + 'static>(
+        e: &aws_sdk_sfn::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+        gone: impl Fn(&E) -> bool,
+    ) -> (bool, String) {
+        (e.as_service_error().is_some_and(gone), aws_error(e))
+    }
     let sent = match claims.decision {
         Decision::Approve => app
             .sfn
@@ -675,10 +685,9 @@ async fn decide(app: &Approvals, claims: &Claims, pending: &Pending, by: &str, i
             .await
             .map(|_| ())
             .map_err(|e| {
-                let gone = e.as_service_error().is_some_and(|s| {
+                failed(&e, |s| {
                     s.is_task_timed_out() || s.is_task_does_not_exist() || s.is_invalid_token()
-                });
-                (gone, aws_error(&e))
+                })
             }),
         _ => app
             .sfn
@@ -690,10 +699,9 @@ async fn decide(app: &Approvals, claims: &Claims, pending: &Pending, by: &str, i
             .await
             .map(|_| ())
             .map_err(|e| {
-                let gone = e.as_service_error().is_some_and(|s| {
+                failed(&e, |s| {
                     s.is_task_timed_out() || s.is_task_does_not_exist() || s.is_invalid_token()
-                });
-                (gone, aws_error(&e))
+                })
             }),
     };
     if let Err((gone, e)) = sent {

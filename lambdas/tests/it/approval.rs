@@ -521,7 +521,7 @@ async fn an_approval_resumes_the_runbook_once_and_bad_links_are_refused() {
         events[0]
     );
     assert_eq!(events[1]["detail"]["decided_by"], "alice");
-    assert_eq!(events[1]["detail"]["decision"], "approve");
+    assert_eq!(events[1]["detail"]["decision"], "approved");
     assert_eq!(events[1]["detail"]["target"]["name"], "ip-10-0-1-5");
 }
 

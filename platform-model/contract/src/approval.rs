@@ -31,7 +31,7 @@
 //!     "timeout_seconds": 900
 //! }))?;
 //! assert_eq!(request.timeout_seconds, 900);
-//! assert_eq!(Decision::from_name("approve"), Some(Decision::Approve));
+//! assert_eq!(Decision::from_name("approved"), Some(Decision::Approve));
 //! assert_eq!(ROUTE, ["approvals", "{incident_id}"]);
 //! # Ok::<(), serde_json::Error>(())
 //! ```
@@ -86,13 +86,15 @@ pub struct ApprovalRequest {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
-#[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Run the action.
+    #[serde(rename = "approved")]
     Approve,
     /// Do not: the runbook escalates.
+    #[serde(rename = "denied")]
     Deny,
     /// Nobody decided before the deadline: the runbook escalates.
+    #[serde(rename = "expired")]
     Expired,
 }
 
@@ -100,8 +102,8 @@ impl Decision {
     /// The wire name.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Decision::Approve => "approve",
-            Decision::Deny => "deny",
+            Decision::Approve => "approved",
+            Decision::Deny => "denied",
             Decision::Expired => "expired",
         }
     }

@@ -231,6 +231,10 @@ impl PlatformEvent for IncidentResolved {
 pub struct ActionCompleted {
     /// The incident.
     pub incident_id: String,
+    /// The alert behind it.
+    pub alert_name: String,
+    /// Its severity.
+    pub severity: Severity,
     /// The action.
     pub action: Action,
     /// Its target.
@@ -239,6 +243,8 @@ pub struct ActionCompleted {
     pub outcome: Outcome,
     /// What was done.
     pub message: String,
+    /// When the runbook finished it (RFC 3339, UTC).
+    pub completed_at: String,
 }
 
 impl PlatformEvent for ActionCompleted {

@@ -44,7 +44,7 @@
 //!     &requests(IngestOutcome::Unavailable),
 //!     &Metric::new(INGEST_NAMESPACE, INGEST_REQUESTS_METRIC, vec![]),
 //!     5.0,
-//!     &topic,
+//!     &[&topic],
 //! );
 //! metric_alarm(
 //!     &mut t,
@@ -57,7 +57,7 @@
 //!     1,
 //!     ComparisonOperator::GreaterThanOrEqualToThreshold,
 //!     10.0,
-//!     &topic,
+//!     &[&topic],
 //! );
 //!
 //! let json = t.to_json()?;
@@ -129,7 +129,7 @@ pub fn metric_alarm(
     periods: i64,
     comparison: alarm::ComparisonOperator,
     threshold: f64,
-    topic: &NotificationTopic,
+    topics: &[&NotificationTopic],
 ) -> Handle<AlarmResource> {
     t.add(
         &format!("{id}Alarm"),
@@ -145,8 +145,18 @@ pub fn metric_alarm(
             .comparison_operator(comparison)
             .threshold(threshold)
             .treat_missing_data(alarm::TreatMissingData::NotBreaching)
-            .alarm_actions(vec![Value::from(topic.arn())])
-            .ok_actions(vec![Value::from(topic.arn())]),
+            .alarm_actions(
+                topics
+                    .iter()
+                    .map(|t| Value::from(t.arn()))
+                    .collect::<Vec<_>>(),
+            )
+            .ok_actions(
+                topics
+                    .iter()
+                    .map(|t| Value::from(t.arn()))
+                    .collect::<Vec<_>>(),
+            ),
     )
 }
 
@@ -161,7 +171,7 @@ pub fn error_rate_alarm(
     errors: &Metric,
     total: &Metric,
     percent: f64,
-    topic: &NotificationTopic,
+    topics: &[&NotificationTopic],
 ) -> Handle<AlarmResource> {
     let stat = |m: &Metric, qid: &str| {
         alarm::MetricDataQuery::new(qid)
@@ -192,8 +202,18 @@ pub fn error_rate_alarm(
             .comparison_operator(alarm::ComparisonOperator::GreaterThanThreshold)
             .threshold(percent)
             .treat_missing_data(alarm::TreatMissingData::NotBreaching)
-            .alarm_actions(vec![Value::from(topic.arn())])
-            .ok_actions(vec![Value::from(topic.arn())]),
+            .alarm_actions(
+                topics
+                    .iter()
+                    .map(|t| Value::from(t.arn()))
+                    .collect::<Vec<_>>(),
+            )
+            .ok_actions(
+                topics
+                    .iter()
+                    .map(|t| Value::from(t.arn()))
+                    .collect::<Vec<_>>(),
+            ),
     )
 }
 

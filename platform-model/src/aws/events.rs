@@ -118,6 +118,7 @@ impl EventBus {
 pub struct Pattern {
     sources: Vec<Source>,
     detail_types: Vec<DetailType>,
+    severity: Option<crate::contract::Severity>,
 }
 
 impl Pattern {
@@ -126,7 +127,14 @@ impl Pattern {
         Pattern {
             sources: sources.to_vec(),
             detail_types: detail_types.to_vec(),
+            severity: None,
         }
+    }
+
+    /// Only events whose `detail.severity` is `severity`.
+    pub fn severity(mut self, severity: crate::contract::Severity) -> Self {
+        self.severity = Some(severity);
+        self
     }
 
     /// Every platform event.
@@ -136,10 +144,14 @@ impl Pattern {
 
     /// The EventBridge pattern JSON.
     pub fn to_json(&self) -> Json {
-        json!({
+        let mut pattern = json!({
             "source": self.sources.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             "detail-type": self.detail_types.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
-        })
+        });
+        if let Some(severity) = self.severity {
+            pattern["detail"] = json!({"severity": [severity.as_str()]});
+        }
+        pattern
     }
 }
 
@@ -150,6 +162,11 @@ pub enum RuleTarget<'a> {
     StateMachine(&'a StateMachine),
     /// Publish the event to a topic (allowed by the topic's policy).
     Topic(&'a NotificationTopic),
+    /// Publish a sentence made of the event (an input transformer) to a topic.
+    TopicText(
+        &'a NotificationTopic,
+        &'a crate::platform::messages::Sentence,
+    ),
     /// Write the event to a log group (allowed by the log group's resource policy).
     LogGroup(&'a LogGroup),
 }
@@ -191,7 +208,9 @@ impl Rule {
             .map(|(i, kind_of)| {
                 let (arn, kind): (Expr, &str) = match kind_of {
                     RuleTarget::StateMachine(sm) => (sm.arn(), "StateMachine"),
-                    RuleTarget::Topic(topic) => (topic.arn(), "Topic"),
+                    RuleTarget::Topic(topic) | RuleTarget::TopicText(topic, _) => {
+                        (topic.arn(), "Topic")
+                    }
                     RuleTarget::LogGroup(group) => (group.arn(), "LogGroup"),
                 };
                 let mut target = rule::Target::new(arn, format!("{kind}{}", i + 1))
@@ -201,6 +220,16 @@ impl Rule {
                             .maximum_retry_attempts(delivery.max_retry_attempts),
                     )
                     .dead_letter_config(rule::DeadLetterConfig::new().arn(dead_letters.arn()));
+                if let RuleTarget::TopicText(_, sentence) = *kind_of {
+                    target = target.input_transformer(
+                        rule::InputTransformer::new(sentence.template.as_str()).input_paths_map(
+                            sentence
+                                .paths
+                                .iter()
+                                .map(|(k, v)| (k.clone(), Value::from(v.as_str()))),
+                        ),
+                    );
+                }
                 if let RuleTarget::StateMachine(sm) = *kind_of {
                     sm.grant_start_execution(role);
                     target = target.role_arn(role.arn());

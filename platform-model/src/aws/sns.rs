@@ -26,7 +26,7 @@
 //! );
 //! let dlq = DeadLetterQueue::new(&mut t, "Undelivered", "payments-undelivered", &key, 14, &Tags::default());
 //! let mut topic = NotificationTopic::new(&mut t, "OnCall", "payments-oncall", &key, &Tags::default());
-//! dlq.allow_sns_topic(&mut t, "UndeliveredPolicy", topic.arn());
+//! dlq.allow_sns_topic(&mut t, "UndeliveredPolicy", vec![topic.arn()]);
 //! topic.dead_letters_to(dlq.arn());
 //! topic.subscribe_email(&mut t, "OnCallEmail", "payments-oncall@example.com");
 //! topic.subscribe_https(

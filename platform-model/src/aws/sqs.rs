@@ -142,7 +142,7 @@ impl DeadLetterQueue {
         &self,
         t: &mut Template,
         id: &str,
-        topic_arn: Expr,
+        topic_arns: Vec<Expr>,
     ) -> Handle<crate::resources::sqs::QueuePolicy> {
         use crate::aws::iam::{PolicyDocument, Principal, Statement};
         let doc = PolicyDocument::new().statement(
@@ -150,7 +150,7 @@ impl DeadLetterQueue {
                 .sid("SnsDeadLetters")
                 .principal(Principal::service("sns.amazonaws.com"))
                 .on(self.arn())
-                .when("ArnEquals", "aws:SourceArn", topic_arn),
+                .when("ArnEquals", "aws:SourceArn", topic_arns),
         );
         t.add(
             id,

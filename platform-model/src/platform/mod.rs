@@ -36,6 +36,7 @@ mod cluster;
 pub mod delivery;
 mod eks;
 pub mod identity;
+pub mod messages;
 mod network;
 mod nodes;
 mod pipeline;

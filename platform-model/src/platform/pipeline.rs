@@ -46,8 +46,10 @@ pub enum Export {
     EventBusArn,
     /// The event bus's name.
     EventBusName,
-    /// The notifications topic (email, chat, paging).
+    /// The notifications topic (people: email, chat).
     NotificationsTopicArn,
+    /// The paging topic (the pager's machine-readable events).
+    PagingTopicArn,
     /// The incidents table's name.
     IncidentsTableName,
     /// The incidents table's ARN (read access for reports).
@@ -58,11 +60,12 @@ pub enum Export {
 
 impl Export {
     /// Every export.
-    pub const ALL: [Export; 7] = [
+    pub const ALL: [Export; 8] = [
         Export::KeyArn,
         Export::EventBusArn,
         Export::EventBusName,
         Export::NotificationsTopicArn,
+        Export::PagingTopicArn,
         Export::IncidentsTableName,
         Export::IncidentsTableArn,
         Export::RunbookStateMachineArn,
@@ -75,6 +78,7 @@ impl Export {
             Export::EventBusArn => "EventBusArn",
             Export::EventBusName => "EventBusName",
             Export::NotificationsTopicArn => "NotificationsTopicArn",
+            Export::PagingTopicArn => "PagingTopicArn",
             Export::IncidentsTableName => "IncidentsTableName",
             Export::IncidentsTableArn => "IncidentsTableArn",
             Export::RunbookStateMachineArn => "RunbookStateMachineArn",
@@ -108,8 +112,12 @@ pub struct PipelineData {
     pub key: EncryptionKey,
     /// `sre-incidents`.
     pub incidents: RecordTable,
-    /// `sre-incident-notifications`.
+    /// `sre-incident-notifications`: what people read (email, chat): a sentence per event, the
+    /// approval requests with their links, the alarms.
     pub notifications: NotificationTopic,
+    /// `sre-incident-paging`: the pager's machine-readable events (critical incidents, alarms
+    /// going into ALARM).
+    pub paging: NotificationTopic,
     /// The dead-letter queue of every EventBridge target.
     pub dead_letters: DeadLetterQueue,
     /// The dead-letter queue of every subscription of the notifications topic.
@@ -213,6 +221,7 @@ pub fn pipeline_stack(
         key,
         incidents,
         notifications,
+        paging,
         dead_letters,
         ..
     } = &data;
@@ -242,8 +251,14 @@ pub fn pipeline_stack(
     t.output(
         "NotificationsTopicArn",
         Output::new(notifications.arn())
-            .description("ARN of the notifications topic")
+            .description("ARN of the notifications topic (people: email, chat)")
             .export(export("NotificationsTopicArn")),
+    );
+    t.output(
+        "PagingTopicArn",
+        Output::new(paging.arn())
+            .description("ARN of the paging topic (machine-readable events for the pager)")
+            .export(export("PagingTopicArn")),
     );
     t.output(
         "DeadLetterQueueArn",
@@ -331,12 +346,20 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
         settings.dead_letter.retention_days,
         &tags,
     );
+    let mut paging = NotificationTopic::new(
+        t,
+        &format!("{id_prefix}Paging"),
+        &settings.name("sre-incident-paging"),
+        &key,
+        &tags,
+    );
     notification_dead_letters.allow_sns_topic(
         t,
         &format!("{id_prefix}NotificationDeadLettersPolicy"),
-        notifications.arn(),
+        vec![notifications.arn(), paging.arn()],
     );
     notifications.dead_letters_to(notification_dead_letters.arn());
+    paging.dead_letters_to(notification_dead_letters.arn());
     for (i, email) in settings.notifications.emails.iter().enumerate() {
         notifications.subscribe_email(
             t,
@@ -353,18 +376,17 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
         );
     }
     if let Some(url) = &settings.notifications.pagerduty_url {
-        // Messages on the topic are platform events (EventBridge delivers the event itself as the
-        // body, and the runbook publishes the same envelope), so the filter reads the body:
-        // critical incidents page, and so does every platform alarm going into ALARM
-        // (CloudWatch's message has `NewStateValue`, not `detail.severity`): a broken loop
-        // must page someone.
+        // Messages on the paging topic are platform events (EventBridge delivers the event
+        // itself as the body), so the filter reads the body: critical incidents page, and so
+        // does every platform alarm going into ALARM (CloudWatch's message has
+        // `NewStateValue`, not `detail.severity`): a broken loop must page someone.
         let critical_only = json!({ "$or": [
             { "detail": { "severity": [Severity::Critical.as_str()] } },
             { "NewStateValue": ["ALARM"] },
         ] });
-        notifications.subscribe_https(
+        paging.subscribe_https(
             t,
-            &format!("{id_prefix}NotificationsPaging"),
+            &format!("{id_prefix}PagingSubscription"),
             url.as_str(),
             Some((FilterScope::MessageBody, critical_only)),
         );
@@ -384,6 +406,7 @@ pub fn data_layer(t: &mut Template, id_prefix: &str, settings: &Settings) -> Pip
         key,
         incidents,
         notifications,
+        paging,
         dead_letters,
     }
 }

@@ -17,7 +17,7 @@
 //! | `ApprovalNeeded` | the action answered `needs_approval` (its [`Gate`](crate::contract::runbook::Gate)) and nobody approved it yet: ask; otherwise go on |
 //! | `RequestApproval` | `approval` with a task token (`waitForTaskToken`), waiting `pipeline.approval.deadline_seconds`: approved -> `request.approved_by` is set and `InvokeRunbookAction` runs again; denied -> `Escalate`; no answer -> `RecordApprovalExpired` |
 //! | `RecordApprovalExpired`, `ProjectApprovalExpired`, `EmitApprovalExpired` | the record's approval `expired` (by `deadline`), `approval.decided` on the bus, then `Escalate` |
-//! | `EmitActionCompleted` | `action.completed` on the bus |
+//! | `ProjectActionCompleted`, `EmitActionCompleted` | `action.completed` on the bus: runbook_action's result with the alert's name and severity |
 //! | `StartVerification`, `WaitForStabilization`, `ReadIncident`, `IsResolved`, `CountAttempt` | wait the stabilization window, read the record, until resolved or the deadline |
 //! | `Escalate`, `ProjectEscalation`, `NotifyEscalation` | status `escalated`; `incident.escalated` on the bus (a projection of the incident: the notify rule pages critical ones, the audit log keeps it) |
 //! | `ComputeResolvedExpiry`, `HasStartTime` | the TTL; whether the event names the record's start (Alertmanager does, a Datadog recovery does not) |
@@ -132,6 +132,7 @@ struct States {
     approval_expired: StateId,
     project_expired: StateId,
     emit_expired: StateId,
+    project_completed: StateId,
     emit: StateId,
     start_verify: StateId,
     wait: StateId,
@@ -226,6 +227,7 @@ impl States {
         let approval_expired = b.declare("RecordApprovalExpired");
         let project_expired = b.declare("ProjectApprovalExpired");
         let emit_expired = b.declare("EmitApprovalExpired");
+        let project_completed = b.declare("ProjectActionCompleted");
         let emit = b.declare("EmitActionCompleted");
         let start_verify = b.declare("StartVerification");
         let wait = b.declare("WaitForStabilization");
@@ -264,6 +266,7 @@ impl States {
             approval_expired,
             project_expired,
             emit_expired,
+            project_completed,
             emit,
             start_verify,
             wait,
@@ -417,6 +420,7 @@ fn remediate(
         mark,
         invoke,
         approval_needed,
+        project_completed,
         emit,
         start_verify,
         escalate,
@@ -521,19 +525,26 @@ fn remediate(
             }),
         ),
     );
-    b.define(
-        emit,
-        State::Task(
-            x.put_event(
-                wiring.bus,
-                "EventBus",
-                Source::Runbook.as_str(),
-                DetailType::ActionCompleted.as_str(),
-                "$.action.result",
-                Next::To(start_verify.clone()),
-            )
-            .result_path(ResultPath::Discard),
-        ),
+    project_and_emit(
+        b,
+        x,
+        wiring,
+        (project_completed, emit),
+        DetailType::ActionCompleted,
+        // An `ActionCompleted`: runbook_action's result, with the alert it answers.
+        json!({
+            "incident_id.$": "$.action.result.incident_id",
+            "alert_name.$": "$.detail.alert_name",
+            "severity.$": "$.detail.severity",
+            "action.$": "$.action.result.action",
+            "target.$": "$.action.result.target",
+            "outcome.$": "$.action.result.outcome",
+            "message.$": "$.action.result.message",
+            "completed_at.$": "$$.State.EnteredTime",
+        }),
+        "$.completed",
+        start_verify,
+        None,
     );
 }
 
@@ -563,7 +574,7 @@ fn approve(
         approval_expired,
         project_expired,
         emit_expired,
-        emit,
+        project_completed,
         escalate,
         ..
     } = s;
@@ -584,7 +595,7 @@ fn approve(
                     Cond::string_equals(outcome, outcome_name(Outcome::NeedsApproval)),
                     escalate,
                 )
-                .otherwise(emit),
+                .otherwise(project_completed),
         ),
     );
     b.define(
@@ -660,46 +671,70 @@ fn approve(
             }),
         ),
     );
+    project_and_emit(
+        b,
+        x,
+        wiring,
+        (project_expired, emit_expired),
+        DetailType::ApprovalDecided,
+        // An `ApprovalDecided`.
+        json!({
+            "incident_id.$": "$.detail.incident_id",
+            "alert_name.$": "$.detail.alert_name",
+            "severity.$": "$.detail.severity",
+            "approval_id.$": "$.expired.approval_id",
+            "action.$": "$.request.action",
+            "target.$": "$.request.target",
+            "decision": Decision::Expired.as_str(),
+            "decided_by": approval::DEADLINE,
+            "decided_at.$": "$$.State.EnteredTime",
+        }),
+        "$.decided",
+        escalate,
+        Some(escalate),
+    );
+}
+
+/// A `Pass` state (`project`) building a contract detail from `fields` at `path`, then the
+/// runbook's `PutEvents` (`emit`) of it as `detail_type`, going on to `next` (and to
+/// `on_error` when the put fails, if given).
+#[allow(clippy::too_many_arguments)]
+fn project_and_emit(
+    b: &mut Builder,
+    x: &mut Integrations<'_>,
+    wiring: RunbookWiring<'_>,
+    (project, emit): (&StateId, &StateId),
+    detail_type: DetailType,
+    fields: serde_json::Value,
+    path: &str,
+    next: &StateId,
+    on_error: Option<&StateId>,
+) {
     b.define(
-        project_expired,
+        project,
         State::Pass(
-            // An `ApprovalDecided`.
-            Pass::parameters(
-                json!({
-                    "incident_id.$": "$.detail.incident_id",
-                    "alert_name.$": "$.detail.alert_name",
-                    "severity.$": "$.detail.severity",
-                    "approval_id.$": "$.expired.approval_id",
-                    "action.$": "$.request.action",
-                    "target.$": "$.request.target",
-                    "decision": Decision::Expired.as_str(),
-                    "decided_by": approval::DEADLINE,
-                    "decided_at.$": "$$.State.EnteredTime",
-                }),
-                Next::To(emit_expired.clone()),
-            )
-            .result_path(ResultPath::At("$.decided".into())),
+            Pass::parameters(fields, Next::To(emit.clone()))
+                .result_path(ResultPath::At(path.into())),
         ),
     );
-    b.define(
-        emit_expired,
-        State::Task(
-            x.put_event(
-                wiring.bus,
-                "EventBus",
-                Source::Runbook.as_str(),
-                DetailType::ApprovalDecided.as_str(),
-                "$.decided",
-                Next::To(escalate.clone()),
-            )
-            .result_path(ResultPath::Discard)
-            .catch(Catch {
-                errors: vec![STATES_ALL.into()],
-                result_path: Some("$.error".into()),
-                next: escalate.clone(),
-            }),
-        ),
-    );
+    let mut put = x
+        .put_event(
+            wiring.bus,
+            "EventBus",
+            Source::Runbook.as_str(),
+            detail_type.as_str(),
+            path,
+            Next::To(next.clone()),
+        )
+        .result_path(ResultPath::Discard);
+    if let Some(fallback) = on_error {
+        put = put.catch(Catch {
+            errors: vec![STATES_ALL.into()],
+            result_path: Some("$.error".into()),
+            next: fallback.clone(),
+        });
+    }
+    b.define(emit, State::Task(put));
 }
 
 /// The wire name of an outcome (what `runbook_action`'s result carries).
@@ -824,41 +859,28 @@ fn escalate(b: &mut Builder, s: &States, wiring: RunbookWiring<'_>, x: &mut Inte
             }),
         ),
     );
-    b.define(
-        project_escalation,
-        State::Pass(
-            // An `IncidentEscalated`: not the whole execution state (labels, errors and outputs
-            // could pass EventBridge's 256 KB limit and carry more than a pager needs).
-            Pass::parameters(
-                json!({
-                    "incident_id.$": "$.detail.incident_id",
-                    "alert_name.$": "$.detail.alert_name",
-                    "severity.$": "$.detail.severity",
-                    "summary.$": "$.detail.summary",
-                    "fingerprint.$": "$.detail.fingerprint",
-                    "starts_at.$": "$.detail.starts_at",
-                    "received_at.$": "$.detail.received_at",
-                    "escalated_at.$": "$$.State.EnteredTime",
-                    "status": status::ESCALATED,
-                }),
-                Next::To(notify.clone()),
-            )
-            .result_path(ResultPath::At("$.escalation".into())),
-        ),
-    );
-    b.define(
-        notify,
-        State::Task(
-            x.put_event(
-                wiring.bus,
-                "EventBus",
-                Source::Runbook.as_str(),
-                DetailType::IncidentEscalated.as_str(),
-                "$.escalation",
-                Next::To(escalated.clone()),
-            )
-            .result_path(ResultPath::Discard),
-        ),
+    project_and_emit(
+        b,
+        x,
+        wiring,
+        (project_escalation, notify),
+        DetailType::IncidentEscalated,
+        // An `IncidentEscalated`: not the whole execution state (labels, errors and outputs
+        // could pass EventBridge's 256 KB limit and carry more than a pager needs).
+        json!({
+            "incident_id.$": "$.detail.incident_id",
+            "alert_name.$": "$.detail.alert_name",
+            "severity.$": "$.detail.severity",
+            "summary.$": "$.detail.summary",
+            "fingerprint.$": "$.detail.fingerprint",
+            "starts_at.$": "$.detail.starts_at",
+            "received_at.$": "$.detail.received_at",
+            "escalated_at.$": "$$.State.EnteredTime",
+            "status": status::ESCALATED,
+        }),
+        "$.escalation",
+        escalated,
+        None,
     );
     b.define(escalated, State::Succeed);
 }

@@ -237,7 +237,7 @@ fn drain_text(settings: &Settings) -> (String, Vec<String>) {
 /// How the runbook verifies an action, with the environment's stabilization and deadline.
 fn verify_text(settings: &Settings) -> String {
     format!(
-        "after {} s it reads the incident again; resolved means remediated, and if it is not resolved {} s after the action the incident is escalated (status `escalated`, published to the notifications topic).",
+        "after {} s it reads the incident again; resolved means remediated, and if it is not resolved {} s after the action the incident is escalated (status `escalated`; `incident.escalated` pages the on-call engineer and reads as a sentence on the notifications topic).",
         settings.pipeline.stabilization_seconds, settings.pipeline.remediation_deadline_seconds
     )
 }

@@ -17,6 +17,7 @@ use crate::aws::lambda::{Function, FunctionProps};
 use crate::aws::logs::LogGroup;
 use crate::aws::stepfunctions::{Integrations, StateMachine, StateMachineProps};
 use crate::cfn::{Expr, Output, Template, Value};
+use crate::contract::Severity;
 use crate::contract::approval;
 use crate::contract::events::{BUS_NAME, DetailType, Source};
 use crate::contract::runtime::{self, Binary, EnvBuilder};
@@ -467,13 +468,43 @@ pub fn event_pipeline(
         t,
         "Notify",
         &bus,
-        "Every incident and action is notified (paging only for critical)",
+        "Every platform event, whole, to the paging topic (its subscription pages critical ones)",
         &Pattern::all_platform_events(),
-        &[RuleTarget::Topic(&data.notifications)],
+        &[RuleTarget::Topic(&data.paging)],
         &mut events_role,
         delivery,
         &data.dead_letters,
     );
+    // People read sentences: one rule per (event, severity), each with its input transformer.
+    let mut people_rules = Vec::new();
+    for detail_type in super::messages::SENTENCES {
+        for severity in [Severity::Critical, Severity::Warning, Severity::Info] {
+            let Some(sentence) = super::messages::sentence(detail_type, severity) else {
+                continue;
+            };
+            let id = format!(
+                "Tell{}{}",
+                pascal_of(detail_type.as_str()),
+                pascal_of(severity.as_str())
+            );
+            let rule = Rule::new(
+                t,
+                &id,
+                &bus,
+                &format!(
+                    "{} events of {} incidents, as a sentence, to the notifications topic (email, chat)",
+                    detail_type.as_str(),
+                    severity.as_str()
+                ),
+                &Pattern::new(&Source::ALL, &[detail_type]).severity(severity),
+                &[RuleTarget::TopicText(&data.notifications, &sentence)],
+                &mut events_role,
+                delivery,
+                &data.dead_letters,
+            );
+            people_rules.push(rule);
+        }
+    }
     let audit_rule = Rule::new(
         t,
         "Audit",
@@ -501,27 +532,28 @@ pub fn event_pipeline(
     data.dead_letters.allow_eventbridge_rules(
         t,
         "DeadLettersPolicy",
-        vec![lifecycle.arn(), notify.arn(), audit_rule.arn()],
+        [lifecycle.arn(), notify.arn(), audit_rule.arn()]
+            .into_iter()
+            .chain(people_rules.iter().map(Rule::arn))
+            .collect(),
     );
-    data.notifications.allow_services_to_publish(
-        t,
-        "NotificationsPolicy",
-        &[
-            (
-                "cloudwatch.amazonaws.com",
-                Expr::sub(
-                    "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*",
-                ),
-            ),
-            (
-                "events.amazonaws.com",
-                Expr::sub(format!(
-                    "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{}/*",
-                    settings.name(BUS_NAME)
-                )),
-            ),
-        ],
-    );
+    let publishers = [
+        (
+            "cloudwatch.amazonaws.com",
+            Expr::sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"),
+        ),
+        (
+            "events.amazonaws.com",
+            Expr::sub(format!(
+                "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{}/*",
+                settings.name(BUS_NAME)
+            )),
+        ),
+    ];
+    data.notifications
+        .allow_services_to_publish(t, "NotificationsPolicy", &publishers);
+    data.paging
+        .allow_services_to_publish(t, "PagingPolicy", &publishers);
 
     let api = webhook_api(t, settings, &ingest, &approval_fn, data, &tags)?;
     let approval_path: Vec<String> = approval::ROUTE.iter().map(|p| (*p).to_owned()).collect();
@@ -702,6 +734,9 @@ fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m
         api,
         audit,
     } = m;
+    // Every alarm tells people (CloudWatch formats the email itself) and the pager (its filter
+    // admits `NewStateValue: ALARM`).
+    let alarm_topics = [&data.notifications, &data.paging];
     let lambda_metric = |f: &Function, name: &str| {
         Metric::new(
             "AWS/Lambda",
@@ -717,7 +752,7 @@ fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m
         &lambda_metric(ingest, "Errors"),
         &lambda_metric(ingest, "Invocations"),
         1.0,
-        &data.notifications,
+        &alarm_topics,
     );
     for (id, rule) in rules {
         metric_alarm(
@@ -735,7 +770,7 @@ fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m
             1,
             ComparisonOperator::GreaterThanThreshold,
             0.0,
-            &data.notifications,
+            &alarm_topics,
         );
     }
     metric_alarm(
@@ -749,7 +784,7 @@ fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m
         1,
         ComparisonOperator::GreaterThanOrEqualToThreshold,
         3.0,
-        &data.notifications,
+        &alarm_topics,
     );
     metric_alarm(
         t,
@@ -766,7 +801,7 @@ fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m
         1,
         ComparisonOperator::GreaterThanThreshold,
         0.0,
-        &data.notifications,
+        &alarm_topics,
     );
     metric_alarm(
         t,
@@ -783,7 +818,7 @@ fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m
         1,
         ComparisonOperator::GreaterThanThreshold,
         0.0,
-        &data.notifications,
+        &alarm_topics,
     );
     // Lost alerts page someone: alert_ingest's answers (its outcome metrics: a 4xx or 503 is a
     // successful invocation, invisible to the Errors alarm), the API's own errors, and
@@ -889,7 +924,7 @@ fn meta_monitoring(t: &mut Template, settings: &Settings, data: &PipelineData, m
             1,
             ComparisonOperator::GreaterThanThreshold,
             threshold,
-            &data.notifications,
+            &alarm_topics,
         );
     }
     remediation_metrics_and_queries(t, settings, ingest, action, audit);
@@ -1000,6 +1035,13 @@ fn remediation_metrics_and_queries(
                 .log_group_names(groups.into_iter().map(Value::from).collect::<Vec<_>>()),
         );
     }
+}
+
+/// `incident.created` -> `IncidentCreated`.
+fn pascal_of(wire: &str) -> String {
+    crate::cfn::LogicalId::from_path(&[wire])
+        .map(|id| id.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 fn runtime_error(function: &str, e: &runtime::RuntimeError) -> Error {
