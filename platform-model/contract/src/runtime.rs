@@ -572,7 +572,7 @@ pub mod approval {
         /// The bus.
         EVENT_BUS_NAME = (Kind::Text, None, DEPLOY, "the bus approval.requested and approval.decided go on (the audit log copies them)");
         /// The links' base.
-        PUBLIC_URL = (Kind::Text, None, DEPLOY, "the webhook API's public base URL (https://<domain>): the links point at its approval route");
+        PUBLIC_URL = (Kind::Text, None, DEPLOY, "the webhook API's public base URL (`https://` and its custom domain): the links point at its approval route");
         /// Logs.
         RUST_LOG = (Kind::LogFilter, Some("info"), DEPLOY_OPTIONAL, "log level or filter (JSON lines)");
     }
