@@ -517,12 +517,8 @@ fn remediate(
                 max_attempts: 3,
                 backoff_rate: 2.0,
             })
-            .catch(Catch {
-                // Non-retryable errors, exhausted retries and anything else: escalate.
-                errors: vec![STATES_ALL.into()],
-                result_path: Some("$.error".into()),
-                next: escalate.clone(),
-            }),
+            // Non-retryable errors, exhausted retries and anything else: escalate.
+            .catch(any_error_to(escalate)),
         ),
     );
     project_and_emit(
@@ -633,12 +629,8 @@ fn approve(
                 result_path: Some("$.error".into()),
                 next: approval_expired.clone(),
             })
-            .catch(Catch {
-                // Denied (`Approval.Denied`), or the request could not be sent: people decide.
-                errors: vec![STATES_ALL.into()],
-                result_path: Some("$.error".into()),
-                next: escalate.clone(),
-            }),
+            // Denied (`Approval.Denied`), or the request could not be sent: people decide.
+            .catch(any_error_to(escalate)),
         ),
     );
     b.define(
@@ -663,12 +655,8 @@ fn approve(
             )
             .result_selector(json!({"approval_id.$": format!("$.Attributes.{}.S", approval::record::ID)}))
             .result_path(ResultPath::At("$.expired".into()))
-            .catch(Catch {
-                // Decided at the deadline (the endpoint recorded it), or never requested.
-                errors: vec![STATES_ALL.into()],
-                result_path: Some("$.error".into()),
-                next: escalate.clone(),
-            }),
+            // Decided at the deadline (the endpoint recorded it), or never requested.
+            .catch(any_error_to(escalate)),
         ),
     );
     project_and_emit(
@@ -728,13 +716,18 @@ fn project_and_emit(
         )
         .result_path(ResultPath::Discard);
     if let Some(fallback) = on_error {
-        put = put.catch(Catch {
-            errors: vec![STATES_ALL.into()],
-            result_path: Some("$.error".into()),
-            next: fallback.clone(),
-        });
+        put = put.catch(any_error_to(fallback));
     }
     b.define(emit, State::Task(put));
+}
+
+/// Any error (`States.ALL`, kept at `$.error`) goes to `next`.
+fn any_error_to(next: &StateId) -> Catch {
+    Catch {
+        errors: vec![STATES_ALL.into()],
+        result_path: Some("$.error".into()),
+        next: next.clone(),
+    }
 }
 
 /// The wire name of an outcome (what `runbook_action`'s result carries).
