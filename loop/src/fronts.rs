@@ -25,6 +25,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use platform_contract::approval;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
@@ -293,7 +294,7 @@ pub async fn webhook(
     let app = Router::new()
         .route("/webhook/{source}", axum::routing::any(webhook_call))
         .route(
-            "/approvals/{incident_id}",
+            &format!("/{}", approval::ROUTE.join("/")),
             axum::routing::any(approval_call),
         )
         .with_state(front);
@@ -321,15 +322,15 @@ async fn approval_call(
                 .collect()
         })
         .unwrap_or_default();
-    let resource = "/approvals/{incident_id}";
-    let path = format!("/approvals/{incident_id}");
+    let resource = format!("/{}", approval::ROUTE.join("/"));
+    let path = format!("/{}/{incident_id}", approval::ROUTE[0]);
     let event = json!({
         "resource": resource,
         "path": path,
         "httpMethod": method.as_str(),
         "headers": {"content-type": "application/x-www-form-urlencoded"},
         "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
-        "pathParameters": {"incident_id": incident_id},
+        "pathParameters": {approval::PATH_PARAMETER: incident_id},
         "requestContext": {
             "accountId": front.account,
             "stage": front.stage,

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
+use platform_contract::approval::{BY_FIELD, DEADLINE, TOKEN_FIELD, record, status};
+use platform_contract::runbook::Outcome;
+
 use crate::report::{Point, Report, Timeline};
 use crate::world::{PumpTarget, World};
 
@@ -272,9 +275,9 @@ async fn pump(
                     .publish()
                     .topic_arn(topic)
                     .message(match transformer {
-                        Some((paths, template)) => crate::world::transform(
-                            paths,
-                            template,
+                        // What EventBridge's transformer makes of the event.
+                        Some(sentence) => platform_model::platform::messages::render(
+                            sentence,
                             &serde_json::from_str(&body).unwrap_or(Value::Null),
                         ),
                         None => body.clone(),
@@ -400,7 +403,7 @@ async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) ->
             .trim()
             .replace(&world.public_url, &world.approval_base);
         let (path, query) = url.split_once('?')?;
-        let token = query.strip_prefix("token=")?.to_owned();
+        let token = query.strip_prefix(&format!("{TOKEN_FIELD}="))?.to_owned();
         let incident = path.rsplit('/').next()?.to_owned();
         Some((path.to_owned(), token, incident))
     };
@@ -424,12 +427,15 @@ async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) ->
                 .unwrap()
                 .records
                 .get(&incident)
-                .filter(|r| !r.item["approval_status"].is_null())
+                .filter(|r| !r.item[record::STATUS].is_null())
                 .map(|r| r.item.clone())
         },
     )
     .await;
-    let shown = client.get(format!("{path}?token={token}")).send().await?;
+    let shown = client
+        .get(format!("{path}?{TOKEN_FIELD}={token}"))
+        .send()
+        .await?;
     let shown = (
         shown.status().as_u16(),
         shown.text().await.unwrap_or_default(),
@@ -441,7 +447,7 @@ async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) ->
             let r = client
                 .post(&path)
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("token={token}&by={OPERATOR}"))
+                .body(format!("{TOKEN_FIELD}={token}&{BY_FIELD}={OPERATOR}"))
                 .send()
                 .await?;
             Ok::<_, anyhow::Error>((r.status().as_u16(), r.text().await.unwrap_or_default()))
@@ -454,7 +460,7 @@ async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) ->
         "scenario 3: the request reaches people with links; the page asks before it decides, the approval is taken once",
         waiting
             .as_ref()
-            .is_some_and(|i| i["approval_status"] == "requested")
+            .is_some_and(|i| i[record::STATUS] == status::REQUESTED)
             && shown.0 == 200
             && shown.1.contains("<form")
             && approved.0 == 200
@@ -464,7 +470,7 @@ async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) ->
         format!(
             "{}; record before: {}; GET {}; POST {}; again {}; the deny link after {}",
             message.lines().next().unwrap_or_default(),
-            waiting.map_or("none".into(), |i| i["approval_status"].to_string()),
+            waiting.map_or("none".into(), |i| i[record::STATUS].to_string()),
             shown.0,
             approved.0,
             replayed.0,
@@ -489,7 +495,7 @@ async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) ->
                 .unwrap()
                 .records
                 .get(&incident)
-                .filter(|r| r.item["approval_status"] == "approved")
+                .filter(|r| r.item[record::STATUS] == status::APPROVED)
                 .map(|r| r.item.clone())
         },
     )
@@ -499,13 +505,13 @@ async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) ->
         scaled.is_some()
             && decided
                 .as_ref()
-                .is_some_and(|i| i["approval_decided_by"] == OPERATOR),
+                .is_some_and(|i| i[record::DECIDED_BY] == OPERATOR),
         format!(
             "scale PATCH: {}; record: {}",
             scaled.map_or("none".into(), |c| c.body),
             decided.map_or("not approved".into(), |i| format!(
                 "{} by {}",
-                i["approval_status"], i["approval_decided_by"]
+                i[record::STATUS], i[record::DECIDED_BY]
             ))
         ),
     );
@@ -553,10 +559,10 @@ async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) ->
         Some((id, r)) => {
             report.check(
                 "scenario 4: no decision by the deadline: the approval expires and the incident is escalated",
-                r.item["approval_status"] == "expired" && r.item["approval_decided_by"] == "deadline",
+                r.item[record::STATUS] == status::EXPIRED && r.item[record::DECIDED_BY] == DEADLINE,
                 format!(
                     "approval {} by {}",
-                    r.item["approval_status"], r.item["approval_decided_by"]
+                    r.item[record::STATUS], r.item[record::DECIDED_BY]
                 ),
             );
             report.timelines.push(timeline(
@@ -575,6 +581,19 @@ async fn approval_scenarios(world: &World, obs: &Shared, report: &mut Report) ->
             format!("records: {:?}", records_of(obs, LATENCY_ALERT, fault4)),
         ),
     }
+    Ok(())
+}
+
+/// Degraded mode turned off in SSM, as a person does once the cause is fixed (the runbook
+/// page's undo step).
+async fn degraded_mode_off(ssm: &aws_sdk_ssm::Client, world: &World) -> Result<()> {
+    ssm.put_parameter()
+        .name(&world.degraded_parameter)
+        .value("false")
+        .overwrite(true)
+        .send()
+        .await?;
+    println!("  degraded mode turned off in SSM (the runbook page's undo step)");
     Ok(())
 }
 
@@ -682,7 +701,7 @@ fn timeline(
             c.payload["incident_id"] == id
                 && c.payload.get("task_token").is_none()
                 && c.error.is_none()
-                && c.result["outcome"] != "needs_approval"
+                && c.result["outcome"] != json!(Outcome::NeedsApproval)
         })
         .map(|c| secs(c.at));
     let item = record.as_ref().map(|r| r.item.clone()).unwrap_or_default();
@@ -695,12 +714,9 @@ fn timeline(
     };
     // When the runbook asked (its `RequestApproval` entered), and when it was decided, as the
     // record says.
-    let asked = at("approval_requested_at");
-    let decided = at("approval_decided_at");
-    let approval = item["approval_status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let asked = at(record::REQUESTED_AT);
+    let decided = at(record::DECIDED_AT);
+    let approval = item[record::STATUS].as_str().unwrap_or_default().to_owned();
     let errors_stopped = action.and_then(|a| {
         let last = o
             .load_errors
@@ -724,14 +740,14 @@ fn timeline(
         points.push(("approval requested", asked));
         points.push((
             match approval.as_str() {
-                "approved" => "approved by a human",
-                "denied" => "denied by a human",
+                status::APPROVED => "approved by a human",
+                status::DENIED => "denied by a human",
                 _ => "approval expired",
             },
             decided,
         ));
     }
-    if approval != "expired" && approval != "denied" {
+    if approval != status::EXPIRED && approval != status::DENIED {
         points.push(("action applied", action));
     }
     if end_status == "escalated" {
@@ -1030,13 +1046,7 @@ async fn scenarios(world: &mut World, obs: &Shared, report: &mut Report) -> Resu
 
     // The cause fixed, degraded mode turned off by a person (the runbook page's undo).
     set_chaos(world, json!({"error_rate": 0.0})).await?;
-    ssm.put_parameter()
-        .name(&world.degraded_parameter)
-        .value("false")
-        .overwrite(true)
-        .send()
-        .await?;
-    println!("  degraded mode turned off in SSM (the runbook page's undo step)");
+    degraded_mode_off(&ssm, world).await?;
 
     // ---- Fault: alert_ingest killed and restarted mid-stream.
     println!(
@@ -1196,12 +1206,7 @@ async fn scenarios(world: &mut World, obs: &Shared, report: &mut Report) -> Resu
         ),
     }
     set_chaos(world, json!({"core_error_rate": 0.0})).await?;
-    ssm.put_parameter()
-        .name(&world.degraded_parameter)
-        .value("false")
-        .overwrite(true)
-        .send()
-        .await?;
+    degraded_mode_off(&ssm, world).await?;
     approval_scenarios(world, obs, report).await?;
     report.scenario_seconds = began.elapsed().as_secs_f64();
 

@@ -12,6 +12,8 @@ use tokio::process::Command;
 
 use platform_contract::runtime::{self, Var, alert_ingest, checkout, runbook_action};
 
+use platform_model::platform::messages::Sentence;
+
 use crate::Options;
 use crate::fronts::{self, KubeCall, Proxy, RuntimeApi, WebhookLog};
 use crate::procs::{self, Proc, free_port, wait_listening};
@@ -73,27 +75,7 @@ pub enum PumpTarget {
     StateMachine(String),
     /// Publish to the topic: the event itself, or with the target's input transformer
     /// (`InputPathsMap`, `InputTemplate`) the sentence it makes.
-    Topic(String, Option<(Vec<(String, String)>, String)>),
-}
-
-/// The text an input transformer makes of `event`: each `<name>` of `template` replaced by the
-/// value at its path (`$.a.b`; a string as itself, anything else as JSON), as EventBridge does
-/// for a plain-text template.
-pub fn transform(paths: &[(String, String)], template: &str, event: &Value) -> String {
-    let mut out = template.to_owned();
-    for (name, path) in paths {
-        let mut v = event;
-        for part in path.trim_start_matches("$.").split('.') {
-            v = &v[part];
-        }
-        let text = match v {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        out = out.replace(&format!("<{name}>"), &text);
-    }
-    out
+    Topic(String, Option<Sentence>),
 }
 
 fn step(what: &str) {
@@ -557,11 +539,15 @@ impl World {
                             // The copy sent to moto carries it as a JSON string.
                             let template = serde_json::from_str::<String>(template)
                                 .unwrap_or_else(|_| template.to_owned());
-                            let paths = x
-                                .input_paths_map()
-                                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                                .unwrap_or_default();
-                            (paths, template)
+                            Sentence {
+                                paths: x
+                                    .input_paths_map()
+                                    .cloned()
+                                    .unwrap_or_default()
+                                    .into_iter()
+                                    .collect(),
+                                template,
+                            }
                         }),
                     ),
                     _ => continue,

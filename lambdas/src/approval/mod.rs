@@ -149,15 +149,9 @@ impl Approvals {
     }
 }
 
-fn aws_error<E: std::error::Error + 'static>(e: &E) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+/// An SDK error with its causes, as the other functions log them.
+fn aws_error<E: std::error::Error>(e: &E) -> String {
+    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -467,7 +461,7 @@ pub async fn respond(app: &Approvals, req: &LinkRequest) -> Page {
     let incident = req
         .path_parameters
         .as_ref()
-        .and_then(|p| p.get("incident_id"))
+        .and_then(|p| p.get(approval::PATH_PARAMETER))
         .cloned()
         .unwrap_or_default();
     let method = req.http_method.to_ascii_uppercase();

@@ -11,7 +11,7 @@
 //! [`Decision::Expired`] and escalates.
 //!
 //! ```
-//! use platform_contract::approval::{ApprovalRequest, Decision, ROUTE};
+//! use platform_contract::approval::{ApprovalRequest, Decision, PATH_PARAMETER, ROUTE};
 //! use serde_json::json;
 //!
 //! let request: ApprovalRequest = serde_json::from_value(json!({
@@ -33,6 +33,7 @@
 //! assert_eq!(request.timeout_seconds, 900);
 //! assert_eq!(Decision::from_name("approved"), Some(Decision::Approve));
 //! assert_eq!(ROUTE, ["approvals", "{incident_id}"]);
+//! assert_eq!(ROUTE[1], format!("{{{PATH_PARAMETER}}}"));
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
@@ -44,8 +45,12 @@ use crate::events::{DetailType, PlatformEvent};
 use crate::runbook::{Action, ActionRequest, Target};
 
 /// The route of the approval endpoint on the webhook API, below its root: `GET` shows the
-/// decision a link carries and asks who decides, `POST` (a form: `token`, `by`) decides.
+/// decision a link carries and asks who decides, `POST` (a form: `token`, `by`) decides. Its
+/// second part is the path parameter [`PATH_PARAMETER`].
 pub const ROUTE: [&str; 2] = ["approvals", "{incident_id}"];
+
+/// The route's path parameter: the incident the link is for.
+pub const PATH_PARAMETER: &str = "incident_id";
 
 /// The query parameter (on `GET`) and form field (on `POST`) that carries the signed token.
 pub const TOKEN_FIELD: &str = "token";

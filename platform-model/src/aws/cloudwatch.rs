@@ -145,18 +145,8 @@ pub fn metric_alarm(
             .comparison_operator(comparison)
             .threshold(threshold)
             .treat_missing_data(alarm::TreatMissingData::NotBreaching)
-            .alarm_actions(
-                topics
-                    .iter()
-                    .map(|t| Value::from(t.arn()))
-                    .collect::<Vec<_>>(),
-            )
-            .ok_actions(
-                topics
-                    .iter()
-                    .map(|t| Value::from(t.arn()))
-                    .collect::<Vec<_>>(),
-            ),
+            .alarm_actions(actions(topics))
+            .ok_actions(actions(topics)),
     )
 }
 
@@ -202,19 +192,14 @@ pub fn error_rate_alarm(
             .comparison_operator(alarm::ComparisonOperator::GreaterThanThreshold)
             .threshold(percent)
             .treat_missing_data(alarm::TreatMissingData::NotBreaching)
-            .alarm_actions(
-                topics
-                    .iter()
-                    .map(|t| Value::from(t.arn()))
-                    .collect::<Vec<_>>(),
-            )
-            .ok_actions(
-                topics
-                    .iter()
-                    .map(|t| Value::from(t.arn()))
-                    .collect::<Vec<_>>(),
-            ),
+            .alarm_actions(actions(topics))
+            .ok_actions(actions(topics)),
     )
+}
+
+/// The topics' ARNs, as an alarm's actions.
+fn actions(topics: &[&NotificationTopic]) -> Vec<Value<String>> {
+    topics.iter().map(|t| Value::from(t.arn())).collect()
 }
 
 /// Adds a dashboard named `name` as `<id>Dashboard` with `widgets` (CloudWatch dashboard

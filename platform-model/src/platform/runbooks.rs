@@ -248,7 +248,10 @@ fn approval_text(settings: &Settings, action: Action, bound: Option<u32>) -> Str
     use crate::contract::runbook::Gate;
     let deadline = settings.pipeline.approval.deadline_seconds;
     let how = format!(
-        "The runbook sends approve / deny links to the notification topic and waits {deadline} s (`pipeline.approval.deadline_seconds`); no decision by then escalates. Each decision, with who made it, is on the incident's record (`approval_status`, `approval_decided_by`) and in the audit log (`approval.decided`)."
+        "The runbook sends approve / deny links to the notification topic and waits {deadline} s (`pipeline.approval.deadline_seconds`); no decision by then escalates. Each decision, with who made it, is on the incident's record (`{status}`, `{by}`) and in the audit log (`{decided}`).",
+        status = crate::contract::approval::record::STATUS,
+        by = crate::contract::approval::record::DECIDED_BY,
+        decided = crate::contract::events::DetailType::ApprovalDecided.as_str(),
     );
     match (action.gate(), bound) {
         (Gate::Never, _) | (Gate::AboveReplicas, None) => Gate::Never.describe().to_owned(),
